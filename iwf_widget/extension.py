@@ -1,0 +1,89 @@
+"""``ReportWidget``: the Flask extension that mounts the form on a partner's app."""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import typing as t
+
+from flask import Flask
+
+from .i18n import resource_dir
+from .outbox import Outbox
+from .sealing import Sealer
+from .settings import Settings
+from .tokens import TokenSigner
+
+
+class WidgetState:
+    """Everything the views need, built once at start-up."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.outbox = Outbox(settings.outbox_url)
+        self.signer = TokenSigner(
+            settings.signing_keys, settings.partner_id, settings.token_max_age, settings.min_fill_seconds
+        )
+        self.sealer = Sealer(settings.intake_public_key)
+        self.static_dir = resource_dir("static")
+        self.asset_versions = _asset_versions(self.static_dir)
+        self.limiter: t.Any = None
+        self._forwarder: t.Any = None
+        self._forwarder_lock = threading.Lock()
+        self._forwarder_pid: int | None = None
+
+    def ensure_forwarder(self) -> None:
+        """Start the background forwarder in this process, once (also after a fork)."""
+        if not self.settings.forwarder or self._forwarder_pid == os.getpid():
+            return
+        with self._forwarder_lock:
+            if self._forwarder_pid == os.getpid():
+                return
+            from .forwarder import Forwarder
+
+            self._forwarder = Forwarder(self.settings, self.outbox)
+            self._forwarder.start()
+            self._forwarder_pid = os.getpid()
+
+    def stop_forwarder(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.stop()
+            self._forwarder = None
+            self._forwarder_pid = None
+
+
+def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:
+    """Content hashes for cache-busting URLs, so assets can be cached for a year."""
+    versions = {}
+    for name in ("widget.css", "form.js", "embed.js", "pow-worker.js"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                versions[name] = hashlib.sha256(f.read()).hexdigest()[:12]
+    return versions
+
+
+class ReportWidget:
+    """Mounts the report form on a Flask app.
+
+    ``ReportWidget(app, url_prefix="/report")``, or ``widget = ReportWidget()``
+    then ``widget.init_app(app)``. Settings come from ``app.config`` and are
+    checked here, so a bad one stops start-up with its key named.
+    """
+
+    def __init__(self, app: Flask | None = None, url_prefix: str = "/report") -> None:
+        self.url_prefix = url_prefix
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask, url_prefix: str | None = None) -> None:
+        from .views import blueprint
+
+        settings = Settings.from_mapping(app.config, app.instance_path)
+        state = WidgetState(settings)
+        app.extensions["iwf_widget"] = state
+        app.register_blueprint(blueprint, url_prefix=url_prefix or self.url_prefix)
+
+    @staticmethod
+    def state(app: Flask) -> WidgetState:
+        return app.extensions["iwf_widget"]

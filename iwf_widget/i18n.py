@@ -1,0 +1,146 @@
+"""Languages offered, negotiation, text direction and the widget's own catalogs.
+
+The widget chooses its language per request (``?lang=``, then the browser), not
+per application, so it keeps its own compiled catalogs (domain ``iwf_widget``)
+instead of borrowing a host's Flask-Babel locale selector.
+"""
+from __future__ import annotations
+
+import functools
+import typing as t
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from babel.support import LazyProxy, NullTranslations, Translations
+
+DOMAIN = "iwf_widget"
+LOCALES: tuple[str, ...] = tuple(
+    "ar en es fr hi id kk ln mn ms ne ps pt sw uk ur wo".split()
+)
+RTL = frozenset({"ar", "ps", "ur"})
+#: Where a language lacks a string, the language a reader most likely also reads.
+FALLBACKS: dict[str, tuple[str, ...]] = {
+    "wo": ("fr",),
+    "ln": ("fr",),
+    "ps": ("ur",),
+    "kk": ("uk",),
+    "mn": (),
+    "ms": ("id",),
+    "id": ("ms",),
+    "ne": ("hi",),
+}
+
+
+def resource_dir(name: str) -> Path:
+    """``static`` or ``translations``: inside the installed package, or at the checkout's top."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / name, here.parent / name):
+        if candidate.is_dir():
+            return candidate
+    return here / name
+
+
+TRANSLATIONS_DIR = resource_dir("translations")
+
+
+@functools.lru_cache(maxsize=None)
+def translations(locale: str) -> NullTranslations:
+    """The compiled catalog for ``locale`` with its fallbacks, loaded once per process."""
+    if locale == "en":
+        return NullTranslations()
+    chain = [locale, *FALLBACKS.get(locale, ())]
+    loaded = Translations.load(str(TRANSLATIONS_DIR), chain[:1], domain=DOMAIN)
+    for fallback in chain[1:]:
+        extra = Translations.load(str(TRANSLATIONS_DIR), [fallback], domain=DOMAIN)
+        if isinstance(extra, Translations):
+            loaded.add_fallback(extra)
+    return loaded
+
+
+def available() -> tuple[str, ...]:
+    """Languages with a compiled catalog (and English, the source)."""
+    found = {"en"}
+    for code in LOCALES:
+        if (TRANSLATIONS_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file():
+            found.add(code)
+    return tuple(c for c in LOCALES if c in found)
+
+
+def direction(locale: str) -> str:
+    return "rtl" if locale in RTL else "ltr"
+
+
+@functools.lru_cache(maxsize=None)
+def display_name(locale: str) -> str:
+    """The language named in itself, for the picker."""
+    try:
+        name = Locale.parse(locale).get_display_name(locale) or locale
+    except (UnknownLocaleError, ValueError):
+        return locale
+    return name[:1].upper() + name[1:]
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Language tags from ``Accept-Language`` in preference order (q-values honoured)."""
+    if not header:
+        return []
+    weighted = []
+    for index, item in enumerate(header.split(",")[:32]):
+        parts = item.strip().split(";")
+        tag = parts[0].strip()
+        if not tag or tag == "*" or len(tag) > 35:
+            continue
+        q = 1.0
+        for param in parts[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > 0:
+            weighted.append((-q, index, tag))
+    return [tag for _, _, tag in sorted(weighted)]
+
+
+def match(tag: str | None, offered: t.Iterable[str]) -> str | None:
+    """The offered language for a tag such as ``fr-MA`` or ``pt_BR``, or None."""
+    if not tag:
+        return None
+    base = tag.replace("_", "-").split("-")[0].strip().lower()
+    return base if base in offered else None
+
+
+def negotiate(
+    requested: str | None, accept_language: str | None, offered: t.Sequence[str], default: str
+) -> str:
+    """``?lang=`` first, then the browser's languages, then the partner's default."""
+    found = match(requested, offered)
+    if found:
+        return found
+    for tag in parse_accept_language(accept_language):
+        found = match(tag, offered)
+        if found:
+            return found
+    return default
+
+
+# The views put the request's translations on ``g``; the forms translate through them.
+def gettext(message: str, **variables: t.Any) -> str:
+    from flask import g
+
+    text = g.get("iwf_translations", NullTranslations()).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext(singular: str, plural: str, n: int, **variables: t.Any) -> str:
+    from flask import g
+
+    text = g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n)
+    variables.setdefault("num", n)
+    return text % variables
+
+
+def lazy_gettext(message: str) -> LazyProxy:
+    """A string translated when shown, for labels defined at import time."""
+    return LazyProxy(gettext, message, enable_cache=False)

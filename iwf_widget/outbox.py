@@ -1,0 +1,245 @@
+"""Accepted reports, kept until the intake has acknowledged them.
+
+The outbox holds ciphertext plus only what forwarding needs (id, partner,
+minute-precision time, attempt state): never an address, a description, an IP
+or a User-Agent. The same table records spent form tokens, written in the same
+transaction as the report, so "stored" and "token used" can never disagree.
+"""
+from __future__ import annotations
+
+import time
+import typing as t
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from .db import create_engine
+
+metadata = sa.MetaData()
+
+reports = sa.Table(
+    "iwf_outbox",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    # Minute precision: an exact time helps link a report to a person.
+    sa.Column("created", sa.Integer, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Float, nullable=False, default=0.0),
+    sa.Column("lease_owner", sa.String(64), nullable=True),
+    sa.Column("lease_until", sa.Float, nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Index("iwf_outbox_due", "state", "next_attempt_at"),
+)
+
+spent_tokens = sa.Table(
+    "iwf_spent_tokens",
+    metadata,
+    sa.Column("nonce", sa.String(64), primary_key=True),
+    sa.Column("expires", sa.Float, nullable=False, index=True),
+    # "report:<id>" when the token carried a stored report, else why it was refused.
+    sa.Column("outcome", sa.String(80), nullable=False),
+)
+
+forward_state = sa.Table(
+    "iwf_forward_state",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+)
+
+
+def minute(now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    return int(now // 60 * 60)
+
+
+@dataclass(frozen=True)
+class Pending:
+    id: str
+    sealed: bytes
+    attempts: int
+
+
+class Outbox:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        metadata.create_all(self.engine)
+        self._puts = 0
+
+    # -- the widget side ----------------------------------------------------
+
+    def accept(
+        self, report_id: str, partner: str, sealed: bytes, nonce: str, nonce_expires: float
+    ) -> str | None:
+        """Store a report and spend its token in one transaction.
+
+        Returns None when stored, or the earlier outcome when the token was
+        already spent (a replay, a double click): nothing is stored twice.
+        """
+        now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    spent_tokens.insert().values(
+                        nonce=nonce, expires=nonce_expires, outcome=f"report:{report_id}"
+                    )
+                )
+                conn.execute(
+                    reports.insert().values(
+                        id=report_id,
+                        partner=partner,
+                        created=minute(now),
+                        sealed=sealed,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=0.0,
+                    )
+                )
+        except sa.exc.IntegrityError:
+            return self.spent(nonce) or f"report:{report_id}"
+        self._maybe_purge(now)
+        return None
+
+    def spend(self, nonce: str, expires: float, outcome: str) -> str | None:
+        """Mark a token used without a report (honeypot, too fast); the earlier outcome if any."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(spent_tokens.insert().values(nonce=nonce, expires=expires, outcome=outcome))
+        except sa.exc.IntegrityError:
+            return self.spent(nonce)
+        return None
+
+    def spent(self, nonce: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(spent_tokens.c.outcome).where(
+                    spent_tokens.c.nonce == nonce, spent_tokens.c.expires >= time.time()
+                )
+            ).scalar()
+
+    def _maybe_purge(self, now: float) -> None:
+        self._puts += 1
+        if self._puts % 500 == 1:
+            self.purge_tokens(now)
+
+    def purge_tokens(self, now: float | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                spent_tokens.delete().where(spent_tokens.c.expires < (now or time.time()))
+            )
+        return result.rowcount or 0
+
+    # -- the forwarder side -------------------------------------------------
+
+    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Pending]:
+        """Lease up to ``limit`` due reports to ``owner``; others skip them until the lease ends."""
+        now = time.time()
+        c = reports.c
+        due = (
+            sa.select(c.id, c.sealed, c.attempts)
+            .where(
+                c.state == "pending",
+                c.next_attempt_at <= now,
+                sa.or_(c.lease_until.is_(None), c.lease_until < now),
+            )
+            .order_by(c.created, c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self.engine.begin() as conn:
+            rows = conn.execute(due).all()
+            if not rows:
+                return []
+            conn.execute(
+                reports.update()
+                .where(c.id.in_([r.id for r in rows]))
+                .values(lease_owner=owner, lease_until=now + lease_seconds)
+            )
+        return [Pending(r.id, r.sealed, r.attempts) for r in rows]
+
+    def ack(self, ids: t.Iterable[str]) -> int:
+        """The intake has these: delete them, whoever holds the lease."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        with self.engine.begin() as conn:
+            result = conn.execute(reports.delete().where(reports.c.id.in_(ids)))
+            conn.execute(sa.delete(forward_state).where(forward_state.c.name == "last_success"))
+            conn.execute(forward_state.insert().values(name="last_success", value=time.time()))
+        return result.rowcount or 0
+
+    def retry(self, ids: t.Iterable[str], owner: str, error: str, delay: float) -> None:
+        """Release a lease after a failed attempt; due again after ``delay`` seconds."""
+        ids = list(ids)
+        if not ids:
+            return
+        c = reports.c
+        with self.engine.begin() as conn:
+            conn.execute(
+                reports.update()
+                .where(c.id.in_(ids), c.lease_owner == owner)
+                .values(
+                    lease_owner=None,
+                    lease_until=None,
+                    attempts=c.attempts + 1,
+                    next_attempt_at=time.time() + delay,
+                    last_error=error[:500],
+                )
+            )
+
+    def fail(self, reasons: t.Mapping[str, str]) -> None:
+        """The intake refused these for good: keep them, marked, for a person to look at."""
+        with self.engine.begin() as conn:
+            for report_id, reason in reasons.items():
+                conn.execute(
+                    reports.update()
+                    .where(reports.c.id == report_id)
+                    .values(state="failed", lease_owner=None, lease_until=None, last_error=reason[:500])
+                )
+
+    def requeue_failed(self) -> int:
+        """Send failed reports again (after the cause was fixed)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                reports.update()
+                .where(reports.c.state == "failed")
+                .values(state="pending", next_attempt_at=0.0, attempts=0)
+            )
+        return result.rowcount or 0
+
+    # -- what is waiting ----------------------------------------------------
+
+    def stats(self) -> dict[str, t.Any]:
+        c = reports.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.state, sa.func.count(), sa.func.min(c.created)).group_by(c.state)
+            ).all()
+            last = conn.execute(
+                sa.select(forward_state.c.value).where(forward_state.c.name == "last_success")
+            ).scalar()
+        by_state = {r[0]: (r[1], r[2]) for r in rows}
+        pending, oldest = by_state.get("pending", (0, None))
+        failed, _ = by_state.get("failed", (0, None))
+        return {
+            "outbox_pending": int(pending),
+            "outbox_failed": int(failed),
+            "oldest_pending_age_s": max(0, int(time.time() - oldest)) if oldest is not None else 0,
+            "last_forward_at": last,
+        }
+
+    def entries(self, state: str | None = None) -> list[dict[str, t.Any]]:
+        """Routing metadata only, for ``iwf-widget outbox``; never the sealed report."""
+        c = reports.c
+        query = sa.select(c.id, c.partner, c.created, c.state, c.attempts, c.next_attempt_at, c.last_error)
+        if state:
+            query = query.where(c.state == state)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query.order_by(c.created, c.id))]
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,192 @@
+"""The ``IWF_WIDGET_*`` settings, read once and validated at start-up.
+
+A partner finds a typo at deploy time, with the key named, rather than when the
+first person tries to report.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import typing as t
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .i18n import LOCALES
+
+PREFIX = "IWF_WIDGET_"
+DEFAULT_EXIT_URL = "https://duckduckgo.com/"
+DEFAULT_RATE_LIMIT = "20/hour;100/day"
+PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
+RATE = re.compile(r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day|month|year)s?\s*$")
+
+
+class ConfigError(RuntimeError):
+    """A missing or invalid setting; the message names the key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {problem}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    partner_id: str
+    intake_url: str
+    signing_keys: tuple[str, ...]
+    intake_public_key: bytes
+    outbox_url: str
+    allowed_origins: tuple[str, ...] = ()
+    locales: tuple[str, ...] = LOCALES
+    default_locale: str = "en"
+    exit_url: str = DEFAULT_EXIT_URL
+    min_fill_seconds: float = 3.0
+    rate_limit: str | None = DEFAULT_RATE_LIMIT
+    token_max_age: int = 7200
+    emergency_number: str = "112"
+    help_text: str = ""
+    redis_url: str | None = None
+    forwarder: bool = True
+    forward_interval: float = 1.0
+    batch_size: int = 100
+    forward_timeout: float = 10.0
+    extra: dict[str, t.Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str) -> "Settings":
+        """Build from ``app.config`` or ``os.environ``; raise one ConfigError naming the key."""
+        r = _Reader(config)
+        locales = r.list("LOCALES", default=list(LOCALES))
+        for code in locales:
+            if code not in LOCALES:
+                raise ConfigError(PREFIX + "LOCALES", f"{code!r} is not one of {' '.join(LOCALES)}")
+        if not locales:
+            raise ConfigError(PREFIX + "LOCALES", "name at least one language")
+        default_locale = r.str("DEFAULT_LOCALE", default="en")
+        if default_locale not in locales:
+            raise ConfigError(PREFIX + "DEFAULT_LOCALE", f"{default_locale!r} is not among the offered languages")
+        partner_id = r.str("PARTNER_ID")
+        if not PARTNER_ID.match(partner_id):
+            raise ConfigError(PREFIX + "PARTNER_ID", "use lower-case letters, digits, '.', '_' or '-' (at most 64)")
+        keys = r.list("SIGNING_KEY")
+        if not keys:
+            raise ConfigError(PREFIX + "SIGNING_KEY", "is required")
+        for k in keys:
+            if len(k) < 16:
+                raise ConfigError(PREFIX + "SIGNING_KEY", "each key must be at least 16 characters long")
+        origins = r.list("ALLOWED_ORIGINS", default=[])
+        for o in origins:
+            if not ORIGIN.match(o):
+                raise ConfigError(PREFIX + "ALLOWED_ORIGINS", f"{o!r} is not an origin like https://partner.example")
+        rate = r.str("RATE_LIMIT", default=DEFAULT_RATE_LIMIT)
+        if rate.strip().lower() == "off":
+            rate_limit = None
+        else:
+            for part in rate.split(";"):
+                if not RATE.match(part):
+                    raise ConfigError(PREFIX + "RATE_LIMIT", f"{part!r} is not like '10/hour' (or 'off')")
+            rate_limit = rate
+        outbox = r.str("OUTBOX_URL", default="")
+        if not outbox:
+            outbox = "sqlite:///" + os.path.join(instance_path, "iwf_widget_outbox.db")
+        return cls(
+            partner_id=partner_id,
+            intake_url=r.url("INTAKE_URL").rstrip("/"),
+            signing_keys=tuple(keys),
+            intake_public_key=r.key("INTAKE_PUBLIC_KEY"),
+            outbox_url=outbox,
+            allowed_origins=tuple(o.rstrip("/") for o in origins),
+            locales=tuple(locales),
+            default_locale=default_locale,
+            exit_url=r.url("EXIT_URL", default=DEFAULT_EXIT_URL),
+            min_fill_seconds=r.number("MIN_FILL_SECONDS", default=3, low=0, high=3600),
+            rate_limit=rate_limit,
+            token_max_age=int(r.number("TOKEN_MAX_AGE", default=7200, low=60, high=86400)),
+            emergency_number=r.str("EMERGENCY_NUMBER", default="112"),
+            help_text=r.str("HELP_TEXT", default=""),
+            redis_url=r.str("REDIS_URL", default="") or None,
+            forwarder=r.bool("FORWARDER", default=True),
+            forward_interval=r.number("FORWARD_INTERVAL", default=1.0, low=0.05, high=3600),
+            batch_size=int(r.number("BATCH_SIZE", default=100, low=1, high=1000)),
+            forward_timeout=r.number("FORWARD_TIMEOUT", default=10.0, low=0.1, high=300),
+        )
+
+
+class _Reader:
+    """Reads one kind of value per method, accepting both app.config and env shapes."""
+
+    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+        self.config = config
+
+    def raw(self, key: str, default: t.Any) -> t.Any:
+        value = self.config.get(PREFIX + key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if default is _REQUIRED:
+                raise ConfigError(PREFIX + key, "is required")
+            return default
+        return value
+
+    def str(self, key: str, default: t.Any = None) -> str:
+        value = self.raw(key, _REQUIRED if default is None else default)
+        if not isinstance(value, str):
+            raise ConfigError(PREFIX + key, "must be a string")
+        return value.strip()
+
+    def list(self, key: str, default: t.Any = None) -> list[str]:
+        value = self.raw(key, _REQUIRED if default is None else default)
+        if isinstance(value, str):
+            items = value.split(",")
+        elif isinstance(value, (list, tuple)):
+            items = list(value)
+        else:
+            raise ConfigError(PREFIX + key, "must be a list or a comma-separated string")
+        out = []
+        for item in items:
+            if not isinstance(item, str):
+                raise ConfigError(PREFIX + key, "must hold strings")
+            if item.strip():
+                out.append(item.strip())
+        return out
+
+    def number(self, key: str, default: float, low: float, high: float) -> float:
+        value = self.raw(key, default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(PREFIX + key, f"{value!r} is not a number") from None
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ConfigError(PREFIX + key, f"must be between {low:g} and {high:g}")
+        return number
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default)
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on", "thread"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(PREFIX + key, f"{value!r} is not on or off")
+
+    def url(self, key: str, default: t.Any = None) -> str:
+        value = self.str(key, default)
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(PREFIX + key, f"{value!r} is not an http(s) URL")
+        return value
+
+    def key(self, key: str) -> bytes:
+        value = self.str(key)
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ConfigError(PREFIX + key, "is not a key printed by `iwf-widget keygen`")
+        return raw
+
+
+_REQUIRED = object()

@@ -1,0 +1,223 @@
+"""The blueprint's routes: the form, its submission, the snippet and the health check."""
+from __future__ import annotations
+
+import typing as t
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from . import headers, i18n
+from .forms import ReportForm, error_fields
+from .i18n import gettext
+from .outbox import minute
+from .reference import for_report
+
+if t.TYPE_CHECKING:
+    from .extension import WidgetState
+
+#: Big enough for ten long addresses and a long description; a 2 MB body is refused unread.
+MAX_BODY = 64 * 1024
+STEPS = ("scope", "report", "adult", "danger", "self", "other")
+DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form"})
+
+blueprint = Blueprint("iwf_widget", __name__, template_folder="templates")
+
+
+def state() -> "WidgetState":
+    return current_app.extensions["iwf_widget"]
+
+
+@blueprint.before_request
+def _prepare() -> None:
+    st = state()
+    st.ensure_forwarder()
+    request.max_content_length = MAX_BODY
+    settings = st.settings
+    g.iwf_lang = i18n.negotiate(
+        request.args.get("lang"),
+        request.headers.get("Accept-Language"),
+        settings.locales,
+        settings.default_locale,
+    )
+    g.iwf_translations = i18n.translations(g.iwf_lang)
+
+
+@blueprint.after_request
+def _secure(response: Response) -> Response:
+    st = state()
+    is_document = request.endpoint in DOCUMENT_ENDPOINTS or response.mimetype == "text/html"
+    return headers.apply(
+        response,
+        document=is_document,
+        frame_ancestors=st.settings.allowed_origins,
+        cross_origin_resource=request.endpoint == "iwf_widget.embed_js",
+        hsts=request.is_secure,
+    )
+
+
+def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
+    st = state()
+    lang = g.iwf_lang
+    body = render_template(
+        f"iwf_widget/{template}",
+        _=i18n.gettext,
+        ngettext=i18n.ngettext,
+        lang=lang,
+        dir=i18n.direction(lang),
+        settings=st.settings,
+        asset=_asset_url,
+        languages=[(code, i18n.display_name(code)) for code in st.settings.locales],
+        **context,
+    )
+    return body, status
+
+
+def _asset_url(name: str) -> str:
+    version = state().asset_versions.get(name, "")
+    return url_for("iwf_widget.static", filename=name, v=version)
+
+
+def _render_form(form: ReportForm, status: int = 200, step: str = "scope", notice: str | None = None):
+    return _page(
+        "form.html",
+        status,
+        form=form,
+        step=step,
+        errors=error_fields(form) if status == 400 else [],
+        notice=notice,
+    )
+
+
+def _new_form(formdata: t.Any = None) -> ReportForm:
+    return ReportForm(formdata, meta={"csrf_context": (state().signer, g.iwf_lang)})
+
+
+@blueprint.get("/form")
+def form() -> tuple[str, int]:
+    step = request.args.get("step", "scope")
+    if step not in STEPS:
+        step = "scope"
+    return _render_form(_new_form(), step=step)
+
+
+@blueprint.post("/form")
+def submit() -> tuple[str, int]:
+    st = state()
+    if not _same_origin_request():
+        return _refuse(_new_form(request.form), gettext("This form can only be sent from its own page."))
+    form = _new_form(request.form)
+    valid = form.validate()
+    claims = form.token_claims
+    if form.homepage.data:
+        if claims is not None:
+            st.outbox.spend(claims.nonce, claims.expires, "refused:honeypot")
+        return _refuse(form, _token_notice("invalid"))
+    if claims is None:
+        return _refuse(form, _token_notice(form.token_problem or "invalid"))
+    earlier = st.outbox.spent(claims.nonce)
+    if earlier:
+        return _after_replay(form, earlier)
+    if not valid:
+        return _render_form(form, 400, step="report")
+    report = {
+        "v": 1,
+        "id": claims.nonce,
+        "partner": st.settings.partner_id,
+        "locale": g.iwf_lang,
+        "created": minute(),
+        "urls": form.addresses,
+        "content_kind": form.content_kind.data,
+        "where_seen": form.where_seen.data,
+        "description": (form.description.data or "").strip(),
+        "contact_email": (form.contact_email.data or "").strip(),
+    }
+    earlier = st.outbox.accept(
+        claims.nonce, st.settings.partner_id, st.sealer.seal(report), claims.nonce, claims.expires
+    )
+    if earlier:
+        return _after_replay(form, earlier)
+    return _page("thanks.html", reference=for_report(claims.nonce), again=False)
+
+
+def _after_replay(form: ReportForm, outcome: str) -> tuple[str, int]:
+    """A token sent twice: the same report again (a double click) or the same refusal."""
+    if outcome.startswith("report:"):
+        return _page("thanks.html", reference=for_report(outcome[7:]), again=True)
+    return _refuse(form, _token_notice("invalid"))
+
+
+def _refuse(form: ReportForm, notice: str) -> tuple[str, int]:
+    """The form again with the person's answers and a new token, so they can simply resend."""
+    form.homepage.data = ""
+    return _render_form(form, 400, step="report", notice=notice)
+
+
+def _token_notice(kind: str) -> str:
+    if kind == "expired":
+        return gettext(
+            "This form was open for a long time, so we refreshed it. Your answers are still here: "
+            "check them and press “Send report” again."
+        )
+    if kind == "too_fast":
+        return gettext(
+            "This form was sent very quickly, which is what automated programs do. "
+            "Your answers are still here: check them and press “Send report” again."
+        )
+    return gettext(
+        "We could not check this form, so nothing was sent. Your answers are still here: "
+        "check them and press “Send report” again."
+    )
+
+
+def _same_origin_request() -> bool:
+    """Refuse submissions made from other sites; older browsers send neither header."""
+    site = request.headers.get("Sec-Fetch-Site")
+    if site in ("cross-site", "same-site"):
+        return False
+    origin = request.headers.get("Origin")
+    # With Referrer-Policy: no-referrer, browsers send "Origin: null" on form posts.
+    if origin and origin != "null":
+        return origin.split("://", 1)[-1] == request.host
+    return True
+
+
+@blueprint.get("/embed.js")
+def embed_js() -> Response:
+    response = send_from_directory(state().static_dir, "embed.js", max_age=3600)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@blueprint.get("/static/<path:filename>")
+def static(filename: str) -> Response:
+    max_age = 31536000 if request.args.get("v") else 3600
+    return send_from_directory(state().static_dir, filename, max_age=max_age)
+
+
+@blueprint.get("/healthz")
+def healthz() -> Response:
+    response = jsonify({"status": "ok", **state().outbox.stats()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def _too_large(error: HTTPException) -> tuple[str, int]:
+    return _page(
+        "problem.html",
+        413,
+        title=gettext("Your report is too long"),
+        message=gettext(
+            "What you sent is too long for this form. Shorten the description and send it again."
+        ),
+    )

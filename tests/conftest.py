@@ -1,0 +1,84 @@
+"""Shared fixtures: keys, a partner app on a real SQLite outbox, its client."""
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+from flask import Flask
+
+from iwf_widget import ReportWidget
+from iwf_widget.sealing import generate_keypair
+
+SIGNING_KEY = "test-signing-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def keypair() -> tuple[str, str]:
+    """(private, public) intake keys."""
+    return generate_keypair()
+
+
+@pytest.fixture
+def make_app(tmp_path, keypair) -> t.Callable[..., Flask]:
+    """Build a partner app with the widget at /report; keyword arguments override config."""
+
+    def factory(**config: t.Any) -> Flask:
+        app = Flask("partner", instance_path=str(tmp_path / "instance"))
+        app.config.update(
+            IWF_WIDGET_PARTNER_ID="test-partner",
+            IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
+            IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
+            IWF_WIDGET_INTAKE_PUBLIC_KEY=keypair[1],
+            IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp_path}/outbox.db",
+            IWF_WIDGET_MIN_FILL_SECONDS=0,
+            IWF_WIDGET_RATE_LIMIT="off",
+            IWF_WIDGET_FORWARDER="off",
+        )
+        app.config.update(config)
+        ReportWidget(app, url_prefix="/report")
+        return app
+
+    return factory
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def token_of(page: str) -> str:
+    found = re.search(r'name="iwf_token" value="([^"]+)"', page)
+    assert found, "no form token on the page"
+    return found.group(1)
+
+
+def valid_answers(page: str, **over: str) -> dict[str, str]:
+    """A complete, valid submission for the form on ``page``."""
+    data = {
+        "iwf_token": token_of(page),
+        "urls": "https://example.com/a.html",
+        "content_kind": "images",
+        "where_seen": "website",
+        "description": "",
+        "contact_email": "",
+        "homepage": "",
+    }
+    data.update(over)
+    return data
+
+
+@pytest.fixture
+def submit(client):
+    """GET the form in ``lang``, then POST valid answers (overridable); returns the response."""
+
+    def do(lang: str = "en", **over: str):
+        page = client.get(f"/report/form?lang={lang}").get_data(as_text=True)
+        return client.post(f"/report/form?lang={lang}", data=valid_answers(page, **over))
+
+    return do
