@@ -11,7 +11,7 @@ from wtforms.validators import Email, Length, Optional, StopValidation, Validati
 from . import addresses
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
-from .i18n import ngettext
+from .i18n import ngettext, number
 from .tokens import FormTokenCSRF
 
 DESCRIPTION_MAX = 2000
@@ -34,13 +34,12 @@ WHERE_SEEN = [
 
 def address_message(kind: str, line: int) -> str:
     messages = {
-        "empty": _("Line %(line)d is empty."),
-        "too_long": _("The address on line %(line)d is too long."),
-        "characters": _("The address on line %(line)d contains hidden or control characters."),
-        "scheme": _("The address on line %(line)d must start with http:// or https://."),
-        "invalid": _("Line %(line)d is not a web address, for example https://example.com/page."),
+        "too_long": _("The address on line %(line)s is too long."),
+        "characters": _("The address on line %(line)s contains hidden or control characters."),
+        "scheme": _("The address on line %(line)s must start with http:// or https://."),
+        "invalid": _("Line %(line)s is not a web address, for example https://example.com/page."),
     }
-    return messages.get(kind, messages["invalid"]) % {"line": line}
+    return messages.get(kind, messages["invalid"]) % {"line": number(line)}
 
 
 class RequiredChoice(RadioField):
@@ -105,23 +104,23 @@ class ReportForm(Form):
         if len(lines) > addresses.MAX_ADDRESSES:
             raise ValidationError(
                 ngettext(
-                    "Enter at most %(num)d address, one a line.",
-                    "Enter at most %(num)d addresses, one a line.",
+                    "Enter at most %(num)s address, one a line.",
+                    "Enter at most %(num)s addresses, one a line.",
                     addresses.MAX_ADDRESSES,
                 )
             )
         seen: dict[str, None] = {}
-        for number, line in lines:
+        for line_no, line in lines:
             try:
                 seen.setdefault(addresses.normalize(line), None)
             except addresses.AddressError as e:
-                raise ValidationError(address_message(e.kind, number)) from None
+                raise ValidationError(address_message(e.kind, line_no)) from None
         self.addresses = list(seen)
 
     def validate_description(self, field: TextAreaField) -> None:
         if field.data and len(field.data) > DESCRIPTION_MAX:
             raise ValidationError(
-                _("Please shorten this to %(max)d characters.", max=DESCRIPTION_MAX)
+                _("Please shorten this to %(max)s characters.", max=number(DESCRIPTION_MAX))
             )
 
     def validate_homepage(self, field: StringField) -> None:

@@ -11,6 +11,7 @@ import typing as t
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
 
 DOMAIN = "iwf_widget"
@@ -126,6 +127,13 @@ def negotiate(
 
 
 # The views put the request's translations on ``g``; the forms translate through them.
+def number(value: int | float) -> str:
+    """A number written the way the request's language writes it (Devanagari digits in ne)."""
+    from flask import g
+
+    return format_decimal(value, locale=g.get("iwf_lang", "en"))
+
+
 def gettext(message: str, **variables: t.Any) -> str:
     from flask import g
 
@@ -137,7 +145,7 @@ def ngettext(singular: str, plural: str, n: int, **variables: t.Any) -> str:
     from flask import g
 
     text = g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n)
-    variables.setdefault("num", n)
+    variables.setdefault("num", number(n))
     return text % variables
 
 

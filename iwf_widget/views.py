@@ -1,6 +1,8 @@
 """The blueprint's routes: the form, its submission, the snippet and the health check."""
 from __future__ import annotations
 
+import logging
+import math
 import typing as t
 
 from flask import (
@@ -14,11 +16,12 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
 from . import headers, i18n
 from .forms import ReportForm, error_fields
-from .i18n import gettext
+from .i18n import gettext, ngettext
 from .outbox import minute
 from .reference import for_report
 
@@ -30,6 +33,7 @@ MAX_BODY = 64 * 1024
 STEPS = ("scope", "report", "adult", "danger", "self", "other")
 DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form"})
 
+log = logging.getLogger("iwf_widget")
 blueprint = Blueprint("iwf_widget", __name__, template_folder="templates")
 
 
@@ -141,9 +145,22 @@ def submit() -> tuple[str, int]:
         "description": (form.description.data or "").strip(),
         "contact_email": (form.contact_email.data or "").strip(),
     }
-    earlier = st.outbox.accept(
-        claims.nonce, st.settings.partner_id, st.sealer.seal(report), claims.nonce, claims.expires
-    )
+    try:
+        earlier = st.outbox.accept(
+            claims.nonce, st.settings.partner_id, st.sealer.seal(report), claims.nonce, claims.expires
+        )
+    except SQLAlchemyError as error:
+        # Never show "thank you" for a report that is not on disk.
+        log.error("outbox write failed: %s", type(error).__name__)
+        return _page(
+            "problem.html",
+            503,
+            title=gettext("Your report could not be saved"),
+            message=gettext(
+                "Something went wrong on our side, so your report was not saved. "
+                "Please wait a few minutes and send it again."
+            ),
+        )
     if earlier:
         return _after_replay(form, earlier)
     return _page("thanks.html", reference=for_report(claims.nonce), again=False)
@@ -221,3 +238,27 @@ def _too_large(error: HTTPException) -> tuple[str, int]:
             "What you sent is too long for this form. Shorten the description and send it again."
         ),
     )
+
+
+def too_many_requests(retry_after: float) -> tuple[str, int, dict[str, str]]:
+    """The localized "please wait" page, with ``Retry-After``."""
+    minutes = max(1, math.ceil(retry_after / 60))
+    body, status = _page(
+        "problem.html",
+        429,
+        title=gettext("Please wait before sending another report"),
+        message=ngettext(
+            "Many reports were sent from this connection. "
+            "Please wait %(num)s minute, then send your report again.",
+            "Many reports were sent from this connection. "
+            "Please wait %(num)s minutes, then send your report again.",
+            minutes,
+        ),
+    )
+    return body, status, {"Retry-After": str(max(1, math.ceil(retry_after)))}
+
+
+@blueprint.errorhandler(TooManyRequests)
+def _too_many(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    retry_after = getattr(error, "retry_after", None) or 60
+    return too_many_requests(float(retry_after))
