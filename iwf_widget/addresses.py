@@ -15,6 +15,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import idna
 
 MAX_ADDRESSES = 10
+#: Lines read at all; repeats of one address are merged, so a few more than ten are fine.
+MAX_LINES = 50
 MAX_LENGTH = 2048
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")

@@ -5,6 +5,7 @@ import typing as t
 
 from flask import g
 from wtforms import Form, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.meta import DefaultMeta
 from wtforms.validators import Email, Length, Optional, StopValidation, ValidationError
 
@@ -18,17 +19,17 @@ DESCRIPTION_MAX = 2000
 EMAIL_MAX = 254
 
 CONTENT_KINDS = [
-    ("images", _l("Photos or images")),
-    ("videos", _l("Videos")),
-    ("generated", _l("Drawn, animated or computer-generated images")),
-    ("unsure", _l("I am not sure")),
+    SelectChoice("images", _l("Photos or images")),
+    SelectChoice("videos", _l("Videos")),
+    SelectChoice("generated", _l("Drawn, animated or computer-generated images")),
+    SelectChoice("unsure", _l("I am not sure")),
 ]
 WHERE_SEEN = [
-    ("website", _l("A website")),
-    ("social", _l("Social media or an app")),
-    ("forum", _l("A forum, chat or comment section")),
-    ("search", _l("Search results")),
-    ("other", _l("Somewhere else")),
+    SelectChoice("website", _l("A website")),
+    SelectChoice("social", _l("Social media or an app")),
+    SelectChoice("forum", _l("A forum, chat or comment section")),
+    SelectChoice("search", _l("Search results")),
+    SelectChoice("other", _l("Somewhere else")),
 ]
 
 
@@ -101,7 +102,13 @@ class ReportForm(Form):
         lines = addresses.split_lines(field.data or "")
         if not lines:
             raise ValidationError(_("Enter the web address where you saw the content."))
-        if len(lines) > addresses.MAX_ADDRESSES:
+        seen: dict[str, None] = {}
+        for line_no, line in lines[: addresses.MAX_LINES]:
+            try:
+                seen.setdefault(addresses.normalize(line), None)
+            except addresses.AddressError as e:
+                raise ValidationError(address_message(e.kind, line_no)) from None
+        if len(seen) > addresses.MAX_ADDRESSES or len(lines) > addresses.MAX_LINES:
             raise ValidationError(
                 ngettext(
                     "Enter at most %(num)s address, one a line.",
@@ -109,12 +116,6 @@ class ReportForm(Form):
                     addresses.MAX_ADDRESSES,
                 )
             )
-        seen: dict[str, None] = {}
-        for line_no, line in lines:
-            try:
-                seen.setdefault(addresses.normalize(line), None)
-            except addresses.AddressError as e:
-                raise ValidationError(address_message(e.kind, line_no)) from None
         self.addresses = list(seen)
 
     def validate_description(self, field: TextAreaField) -> None:
