@@ -10,9 +10,11 @@ from flask import Flask
 
 from .i18n import resource_dir
 from .outbox import Outbox
+from .ratelimit import Limiter
 from .sealing import Sealer
 from .settings import Settings
 from .tokens import TokenSigner
+from .work import ProofOfWork
 
 
 class WidgetState:
@@ -27,7 +29,13 @@ class WidgetState:
         self.sealer = Sealer(settings.intake_public_key)
         self.static_dir = resource_dir("static")
         self.asset_versions = _asset_versions(self.static_dir)
-        self.limiter: t.Any = None
+        self.limiter = Limiter(
+            settings.rate_limit,
+            settings.partner_rate_limit,
+            settings.partner_id,
+            storage_uri=settings.redis_url or "memory://",
+        )
+        self.work = ProofOfWork(settings.signing_keys[0], settings.token_max_age, settings.work_difficulty)
         self._forwarder: t.Any = None
         self._forwarder_lock = threading.Lock()
         self._forwarder_pid: int | None = None
@@ -45,6 +53,12 @@ class WidgetState:
             self._forwarder.start()
             self._forwarder_pid = os.getpid()
 
+    def notify_forwarder(self) -> None:
+        """Wake this process's forwarder: a report was just accepted."""
+        forwarder = self._forwarder
+        if forwarder is not None:
+            forwarder.notify()
+
     def stop_forwarder(self) -> None:
         if self._forwarder is not None:
             self._forwarder.stop()
@@ -55,7 +69,7 @@ class WidgetState:
 def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:
     """Content hashes for cache-busting URLs, so assets can be cached for a year."""
     versions = {}
-    for name in ("widget.css", "form.js", "embed.js", "pow-worker.js"):
+    for name in ("widget.css", "form.js", "embed.js", "pow.js", "pow-worker.js"):
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             with open(path, "rb") as f:

@@ -18,6 +18,7 @@ from .i18n import LOCALES
 PREFIX = "IWF_WIDGET_"
 DEFAULT_EXIT_URL = "https://duckduckgo.com/"
 DEFAULT_RATE_LIMIT = "20/hour;100/day"
+DEFAULT_PARTNER_RATE_LIMIT = "300/minute;5000/hour"
 PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
 RATE = re.compile(r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day|month|year)s?\s*$")
@@ -47,11 +48,16 @@ class Settings:
     token_max_age: int = 7200
     emergency_number: str = "112"
     help_text: str = ""
+    partner_rate_limit: str | None = DEFAULT_PARTNER_RATE_LIMIT
+    trusted_proxies: int = 0
+    work_difficulty: int = 20_000
     redis_url: str | None = None
     forwarder: bool = True
     forward_interval: float = 1.0
     batch_size: int = 100
     forward_timeout: float = 10.0
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
     extra: dict[str, t.Any] = field(default_factory=dict, compare=False)
 
     @classmethod
@@ -80,14 +86,7 @@ class Settings:
         for o in origins:
             if not ORIGIN.match(o):
                 raise ConfigError(PREFIX + "ALLOWED_ORIGINS", f"{o!r} is not an origin like https://partner.example")
-        rate = r.str("RATE_LIMIT", default=DEFAULT_RATE_LIMIT)
-        if rate.strip().lower() == "off":
-            rate_limit = None
-        else:
-            for part in rate.split(";"):
-                if not RATE.match(part):
-                    raise ConfigError(PREFIX + "RATE_LIMIT", f"{part!r} is not like '10/hour' (or 'off')")
-            rate_limit = rate
+        rate_limit = r.rate("RATE_LIMIT", DEFAULT_RATE_LIMIT)
         outbox = r.str("OUTBOX_URL", default="")
         if not outbox:
             outbox = "sqlite:///" + os.path.join(instance_path, "iwf_widget_outbox.db")
@@ -106,11 +105,16 @@ class Settings:
             token_max_age=int(r.number("TOKEN_MAX_AGE", default=7200, low=60, high=86400)),
             emergency_number=r.str("EMERGENCY_NUMBER", default="112"),
             help_text=r.str("HELP_TEXT", default=""),
+            partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
+            trusted_proxies=int(r.number("TRUSTED_PROXIES", default=0, low=0, high=10)),
+            work_difficulty=int(r.number("WORK_DIFFICULTY", default=20_000, low=0, high=10_000_000)),
             redis_url=r.str("REDIS_URL", default="") or None,
             forwarder=r.bool("FORWARDER", default=True),
             forward_interval=r.number("FORWARD_INTERVAL", default=1.0, low=0.05, high=3600),
             batch_size=int(r.number("BATCH_SIZE", default=100, low=1, high=1000)),
             forward_timeout=r.number("FORWARD_TIMEOUT", default=10.0, low=0.1, high=300),
+            backoff_base=r.number("BACKOFF_BASE", default=1.0, low=0.01, high=3600),
+            backoff_max=r.number("BACKOFF_MAX", default=60.0, low=0.05, high=86400),
         )
 
 
@@ -170,6 +174,16 @@ class _Reader:
         if text in ("0", "false", "no", "off"):
             return False
         raise ConfigError(PREFIX + key, f"{value!r} is not on or off")
+
+    def rate(self, key: str, default: str) -> str | None:
+        """Limits in the ``limits`` notation, ``10/hour;30/day``; None for ``off``."""
+        value = self.str(key, default=default)
+        if value.lower() == "off":
+            return None
+        for part in value.split(";"):
+            if not RATE.match(part):
+                raise ConfigError(PREFIX + key, f"{part!r} is not like '10/hour' (or 'off')")
+        return value
 
     def url(self, key: str, default: t.Any = None) -> str:
         value = self.str(key, default)

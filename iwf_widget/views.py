@@ -23,6 +23,7 @@ from . import headers, i18n
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
 from .outbox import minute
+from .ratelimit import NO_WORK_COST, client_address
 from .reference import for_report
 
 if t.TYPE_CHECKING:
@@ -92,10 +93,14 @@ def _asset_url(name: str) -> str:
 
 
 def _render_form(form: ReportForm, status: int = 200, step: str = "scope", notice: str | None = None):
+    st = state()
+    token = form.iwf_token.current_token
     return _page(
         "form.html",
         status,
         form=form,
+        token=token,
+        work=st.work.challenge(token) if st.settings.work_difficulty > 0 else None,
         step=step,
         errors=error_fields(form) if status == 400 else [],
         notice=notice,
@@ -117,6 +122,13 @@ def form() -> tuple[str, int]:
 @blueprint.post("/form")
 def submit() -> tuple[str, int]:
     st = state()
+    token = request.form.get("iwf_token", "")
+    worked = st.settings.work_difficulty > 0 and st.work.verify(request.form.get("iwf_pow"), token)
+    address = client_address(request.environ, request.remote_addr, st.settings.trusted_proxies)
+    wait = st.limiter.hit(address, cost=1 if worked else NO_WORK_COST)
+    if wait is not None:
+        return too_many_requests(wait)
+    st.work.note_submission()
     if not _same_origin_request():
         return _refuse(_new_form(request.form), gettext("This form can only be sent from its own page."))
     form = _new_form(request.form)
@@ -163,6 +175,7 @@ def submit() -> tuple[str, int]:
         )
     if earlier:
         return _after_replay(form, earlier)
+    st.notify_forwarder()
     return _page("thanks.html", reference=for_report(claims.nonce), again=False)
 
 
