@@ -1,0 +1,153 @@
+"""Keeps every shipped catalog complete: ``python -m iwf_widget.catalog_check``.
+
+A frightened reader must never meet a string left in English, a broken
+placeholder or a stale compiled catalog. Checked for each language: every
+source string translated, nothing fuzzy, placeholders and markup identical to
+the source, no translation equal to its English source unless listed in
+``translations/SAME_AS_SOURCE.txt``, Babel's plural forms in the header, and the
+``.mo`` file compiled from the current ``.po``; and the template holds exactly
+the strings the source code marks.
+"""
+from __future__ import annotations
+
+import argparse
+import gettext
+import io
+import re
+import sys
+import typing as t
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.plurals import get_plural
+from babel.messages.pofile import read_po
+
+from .i18n import DOMAIN, LOCALES
+
+PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
+MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+METHOD_MAP = [("iwf_widget/**.py", "python"), ("iwf_widget/templates/**.html", "jinja2")]
+
+
+def _ids(message: t.Any) -> list[str]:
+    return list(message.id) if isinstance(message.id, (list, tuple)) else [message.id]
+
+
+def _strings(message: t.Any) -> list[str]:
+    return list(message.string) if isinstance(message.string, (list, tuple)) else [message.string]
+
+
+def _read(path: Path, locale: str | None = None) -> Catalog:
+    with path.open("rb") as f:
+        return read_po(f, locale=locale, domain=DOMAIN)
+
+
+def allowed_same(folder: Path) -> set[tuple[str, str]]:
+    """(lang, msgid) pairs whose translation may equal the English, e.g. "URL"."""
+    path = folder / "SAME_AS_SOURCE.txt"
+    pairs = set()
+    if path.is_file():
+        for line in path.read_text("utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                lang, _, msgid = line.partition(":")
+                pairs.add((lang.strip(), msgid.strip()))
+    return pairs
+
+
+def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
+    problems: list[str] = []
+    po_path = folder / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+    if not po_path.is_file():
+        return [f"{lang}: no catalog at {po_path}"]
+    catalog = _read(po_path, lang)
+    same_ok = allowed_same(folder)
+    expected_plural = get_plural(lang)
+    if catalog.num_plurals != expected_plural.num_plurals or catalog.plural_expr != expected_plural.plural_expr:
+        problems.append(f"{lang}: Plural-Forms is not Babel's ({expected_plural.plural_forms})")
+    wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    present = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+    for missing in sorted(wanted - present):
+        problems.append(f"{lang}: missing {missing[:60]!r} (run scripts/i18n update)")
+    for extra in sorted(present - wanted):
+        problems.append(f"{lang}: obsolete {extra[:60]!r} (run scripts/i18n update)")
+    for message in catalog:
+        if not message.id:
+            continue
+        ids, strings = _ids(message), _strings(message)
+        label = ids[0][:60]
+        if message.fuzzy:
+            problems.append(f"{lang}: fuzzy {label!r}")
+        if not all(strings):
+            problems.append(f"{lang}: untranslated {label!r}")
+            continue
+        want_ph = sorted(set(PLACEHOLDER.findall(" ".join(ids))))
+        want_markup = sorted(MARKUP.findall(ids[0]))
+        for text in strings:
+            if sorted(set(PLACEHOLDER.findall(text))) != want_ph:
+                problems.append(f"{lang}: placeholders differ in {label!r}: {text[:60]!r}")
+            if sorted(MARKUP.findall(text)) != want_markup:
+                problems.append(f"{lang}: markup differs in {label!r}")
+            if text in ids and (lang, ids[0]) not in same_ok:
+                problems.append(f"{lang}: translation equals the English source {label!r}")
+    problems.extend(_check_compiled(po_path, catalog, lang))
+    return problems
+
+
+def _check_compiled(po_path: Path, catalog: Catalog, lang: str) -> list[str]:
+    mo_path = po_path.with_suffix(".mo")
+    if not mo_path.is_file():
+        return [f"{lang}: not compiled (run scripts/i18n compile)"]
+    fresh = io.BytesIO()
+    write_mo(fresh, catalog)
+    fresh.seek(0)
+    with mo_path.open("rb") as f:
+        shipped = gettext.GNUTranslations(f)
+    expected = gettext.GNUTranslations(fresh)
+    if shipped._catalog != expected._catalog:  # type: ignore[attr-defined]
+        return [f"{lang}: {mo_path.name} is out of date with its .po (run scripts/i18n compile)"]
+    return []
+
+
+def check_template(root: Path, template: Catalog) -> list[str]:
+    """The .pot holds exactly the strings the code marks for translation."""
+    marked: set[str] = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(root), method_map=METHOD_MAP, keywords=KEYWORDS
+    ):
+        marked.add(message if isinstance(message, str) else message[0])
+    in_template = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
+    problems = [f"template: {m[:60]!r} is marked in the code but not extracted (run scripts/i18n extract)"
+                for m in sorted(marked - in_template)]
+    problems += [f"template: {m[:60]!r} is no longer in the code (run scripts/i18n extract)"
+                 for m in sorted(in_template - marked)]
+    return problems
+
+
+def check(folder: Path, languages: t.Iterable[str], source_root: Path | None = None) -> list[str]:
+    template = _read(folder / f"{DOMAIN}.pot")
+    problems = check_template(source_root, template) if source_root else []
+    for lang in languages:
+        if lang != "en":
+            problems.extend(check_language(folder, lang, template))
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", default="translations")
+    parser.add_argument("--source", default=".", help="project root, to check the template against the code")
+    parser.add_argument("languages", nargs="*", default=list(LOCALES))
+    args = parser.parse_args(argv)
+    languages = [lang for lang in (args.languages or LOCALES) if lang != "en"]
+    problems = check(Path(args.folder), languages, Path(args.source))
+    for p in problems:
+        print(p)
+    print(f"{len(problems)} problem(s) in {len(languages)} catalogs")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
