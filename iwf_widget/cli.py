@@ -1,9 +1,18 @@
 """The ``iwf-widget`` command: thin wrappers over the library's modules."""
 from __future__ import annotations
 
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import typing as t
+
 import click
 
 from .sealing import generate_keypair
+from .settings import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +27,208 @@ def keygen() -> None:
     private, public = generate_keypair()
     click.echo(f"IWF_INTAKE_PRIVATE_KEY={private}")
     click.echo(f"IWF_WIDGET_INTAKE_PUBLIC_KEY={public}")
+
+
+def _configured(build: t.Callable[[], t.Any]) -> t.Any:
+    """Build from the environment; a bad setting ends the command with its key named."""
+    try:
+        return build()
+    except ConfigError as e:
+        raise click.ClickException(f"configuration: {e}") from None
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per batch is noise
+
+
+def _interrupt_on_term() -> None:
+    """Let SIGTERM (service managers, containers) stop as cleanly as Ctrl-C does."""
+
+    def handler(signum: int, frame: t.Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _serve(server: t.Any, what: str, url: str) -> None:
+    click.echo(f"{what} on {url} (Ctrl-C to stop)", err=True)
+    _interrupt_on_term()
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+
+
+host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+threads_option = click.option(
+    "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads."
+)
+
+
+@main.command()
+@host_option
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@threads_option
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the widget at /report, configured from IWF_WIDGET_* variables (waitress).
+
+    The outbox defaults to a SQLite file in $IWF_WIDGET_INSTANCE (or ./instance).
+    The forwarder runs in this process unless IWF_WIDGET_FORWARDER=off.
+    """
+    from . import ReportWidget
+    from .serving import make_server, server_url, widget_app
+
+    _logging()
+    app = _configured(lambda: widget_app(os.environ))
+    server = make_server(app, host, port, threads)
+    state = ReportWidget.state(app)
+    state.ensure_forwarder()  # resume forwarding at once after a restart, not at the first visit
+    try:
+        _serve(server, "iwf-widget serving the widget", server_url(server) + "/report/form")
+    finally:
+        state.stop_forwarder()
+
+
+@main.command()
+@host_option
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@threads_option
+def intake(host: str, port: int, threads: int) -> None:
+    """Run the reference central intake, configured from IWF_INTAKE_* variables (waitress).
+
+    IWF_INTAKE_DB_URL (default: SQLite in ./instance), IWF_INTAKE_PRIVATE_KEY,
+    IWF_INTAKE_PARTNERS (JSON: {"partner-id": ["signing key", ...]}).
+    """
+    from .intake import create_app
+    from .serving import make_server, server_url
+
+    _logging()
+    app = _configured(lambda: create_app(os.environ))
+    server = make_server(app, host, port, threads)
+    _serve(server, "iwf-widget intake", server_url(server))
+
+
+@main.command("intake-export")
+def intake_export() -> None:
+    """Print the intake's stored reports as JSON lines, oldest first (from IWF_INTAKE_DB_URL)."""
+    from .intake.settings import db_url
+    from .intake.store import Store
+
+    store = Store(_configured(lambda: db_url(os.environ)))
+    try:
+        out = sys.stdout
+        for report in store.export():
+            out.write(json.dumps(report, ensure_ascii=False) + "\n")
+        out.flush()
+    finally:
+        store.close()
+
+
+def _partner_side() -> tuple[t.Any, t.Any]:
+    from .outbox import Outbox
+    from .serving import instance_path
+    from .settings import Settings
+
+    settings = _configured(lambda: Settings.from_mapping(os.environ, instance_path()))
+    return settings, Outbox(settings.outbox_url)
+
+
+@main.command()
+@click.option("--loop", is_flag=True, help="Keep forwarding until stopped (Ctrl-C).")
+def forward(loop: bool) -> None:
+    """Forward the outbox to the intake now (from IWF_WIDGET_* variables).
+
+    For deployments that run forwarding apart from the web processes
+    (IWF_WIDGET_FORWARDER=off there). Several may run at once.
+    """
+    from .forwarder import Forwarder
+
+    _logging()
+    settings, outbox = _partner_side()
+    forwarder = Forwarder(settings, outbox)
+    if not loop:
+        summary = forwarder.drain()
+        forwarder.stop()
+        stats = outbox.stats()
+        click.echo(
+            f"sent {summary['claimed']}: {summary['accepted']} accepted, {summary['duplicate']} duplicate, "
+            f"{summary['rejected']} rejected, {summary['retried']} to retry; "
+            f"{stats['outbox_pending']} pending, {stats['outbox_failed']} failed"
+        )
+        if summary["error"]:
+            click.echo(f"error: {summary['error']}", err=True)
+            sys.exit(1)
+        return
+    _interrupt_on_term()
+    forwarder.start()
+    click.echo("forwarding (Ctrl-C to stop)", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        forwarder.stop()
+
+
+@main.command()
+@click.option("--requeue-failed", is_flag=True, help="Send failed reports again (after fixing the cause).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
+def outbox(requeue_failed: bool, as_json: bool) -> None:
+    """Show what waits in the outbox and what failed, and why (never report content)."""
+    _, box = _partner_side()
+    requeued = box.requeue_failed() if requeue_failed else None
+    stats = box.stats()
+    entries = box.entries()
+    if as_json:
+        data = {**stats, "entries": entries}
+        if requeued is not None:
+            data["requeued"] = requeued
+        click.echo(json.dumps(data, default=str))
+        return
+    if requeued is not None:
+        click.echo(f"requeued {requeued} failed report(s)")
+    last = stats.get("last_forward") or "never"
+    click.echo(
+        f"pending {stats['outbox_pending']}, failed {stats['outbox_failed']}, "
+        f"oldest pending {stats['oldest_pending_age_s']} s, last successful forward {last}"
+    )
+    now = time.time()
+    for e in entries:
+        due = max(0, int(e["next_attempt_at"] - now)) if e["state"] == "pending" else None
+        line = f"{e['id']}  {e['state']:<7}  created {_iso(e['created'])}  attempts {e['attempts']}"
+        if due:
+            line += f"  next try in {due} s"
+        if e["last_error"]:
+            line += f"  last error: {e['last_error']}"
+        click.echo(line)
+
+
+def _iso(epoch: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+@main.command()
+@host_option
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65533),
+              help="The partner site's port; the widget and the intake take the next two.")
+@click.option("--instance", default=None, help="Folder for the demo's keys and data [default: ./instance].")
+def demo(host: str, port: int, instance: str | None) -> None:
+    """Run a demo partner site, the widget and a reference intake together, on this machine."""
+    from . import demo as demo_module
+    from .serving import instance_path
+
+    _logging()
+    _interrupt_on_term()
+    try:
+        demo_module.run(host, port, os.path.abspath(instance) if instance else instance_path(), echo=click.echo)
+    except OSError as e:
+        raise click.ClickException(str(e)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

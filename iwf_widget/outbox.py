@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import typing as t
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -49,6 +50,10 @@ forward_state = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
 )
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def minute(now: float | None = None) -> int:
@@ -201,6 +206,18 @@ class Outbox:
                     .values(state="failed", lease_owner=None, lease_until=None, last_error=reason[:500])
                 )
 
+    def expedite(self) -> int:
+        """Make reports that wait out a backoff due now: the intake has just answered again."""
+        c = reports.c
+        now = time.time()
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                reports.update()
+                .where(c.state == "pending", c.next_attempt_at > now, c.lease_owner.is_(None))
+                .values(next_attempt_at=now)
+            )
+        return result.rowcount or 0
+
     def requeue_failed(self) -> int:
         """Send failed reports again (after the cause was fixed)."""
         with self.engine.begin() as conn:
@@ -230,6 +247,7 @@ class Outbox:
             "outbox_failed": int(failed),
             "oldest_pending_age_s": max(0, int(time.time() - oldest)) if oldest is not None else 0,
             "last_forward_at": last,
+            "last_forward": _iso(last) if last is not None else None,
         }
 
     def entries(self, state: str | None = None) -> list[dict[str, t.Any]]:

@@ -1,0 +1,151 @@
+"""The reference central intake: a small Flask app speaking protocol v1.
+
+Every refusal happens as early and as cheaply as it can: too busy (503) and too
+large (413) before the body is read, unsigned or stale (401) before it is read,
+a wrong signature (401) before it is parsed. Only an authenticated,
+well-formed batch is unsealed, and every report in it is checked again before
+it is stored.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import typing as t
+from collections import Counter
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .. import protocol
+from ..sealing import Opener, SealError
+from . import validate
+from .settings import PREFIX, IntakeSettings
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Intake:
+    """What the intake's views share, built once."""
+
+    def __init__(self, settings: IntakeSettings) -> None:
+        self.settings = settings
+        self.store = Store(settings.db_url)
+        self.opener = Opener(settings.private_key)
+        self._slots = threading.BoundedSemaphore(settings.max_inflight)
+        self._lock = threading.Lock()
+        self._per_partner: Counter[str] = Counter()
+
+    def enter(self, partner: str) -> bool:
+        with self._lock:
+            if self._per_partner[partner] >= self.settings.max_inflight_per_partner:
+                return False
+            self._per_partner[partner] += 1
+            return True
+
+    def leave(self, partner: str) -> None:
+        with self._lock:
+            self._per_partner[partner] -= 1
+            if self._per_partner[partner] <= 0:
+                del self._per_partner[partner]
+
+    def receive(self, signed: protocol.Signed, body: bytes) -> list[protocol.Result]:
+        """Unseal, check and store one authenticated batch; one result per report, in order."""
+        batch = protocol.decode_batch(body, signed.partner, self.settings.max_reports)
+        refused: dict[str, protocol.Result] = {}
+        good: list[validate.Report] = []
+        for item in batch.reports:
+            try:
+                good.append(validate.check(self.opener.open(item.sealed), item.id, signed.partner))
+            except SealError:
+                refused[item.id] = protocol.Result(
+                    item.id, protocol.REJECTED, "the sealed report does not open with the intake's key"
+                )
+            except validate.Rejected as e:
+                refused[item.id] = protocol.Result(item.id, protocol.REJECTED, str(e))
+        stored = self.store.put(signed.partner, good)
+        results = [refused.get(item.id) or stored[item.id] for item in batch.reports]
+        counts = Counter(r.status for r in results)
+        log.info("batch from %s: %s", signed.partner, dict(counts))
+        return results
+
+
+def create_app(config: t.Mapping[str, t.Any]) -> Flask:
+    """The intake app; ``config`` holds the ``IWF_INTAKE_*`` keys (``os.environ`` will do)."""
+    settings = IntakeSettings.from_mapping(config)
+    app = Flask("iwf_widget.intake")
+    app.config.update({k: v for k, v in config.items() if k.startswith(PREFIX)})
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
+    intake = Intake(settings)
+    app.extensions["iwf_intake"] = intake
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        try:
+            intake.store.ping()
+        except Exception:
+            log.exception("database check failed")
+            return _json(503, {"status": "unavailable"})
+        return _json(200, {"status": "ok", "protocol": [protocol.VERSION]})
+
+    @app.post(protocol.PATH)
+    def reports() -> Response:
+        if not intake._slots.acquire(blocking=False):
+            return _error(503, "the intake is busy; retry later", retry_after=2)
+        try:
+            return _reports(intake)
+        finally:
+            intake._slots.release()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        return _error(error.code or 500, error.description or error.name)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.pop("Set-Cookie", None)
+        return response
+
+    return app
+
+
+def _reports(intake: Intake) -> Response:
+    settings = intake.settings
+    if request.content_length is not None and request.content_length > settings.max_body:
+        return _error(413, f"the body is larger than {settings.max_body} bytes")
+    try:
+        protocol.check_headers(request.headers, settings.partners)
+        body = request.get_data(cache=False)
+        signed = protocol.verify(request.headers, body, settings.partners)
+    except protocol.AuthError as e:
+        return _error(401, str(e))
+    except RequestEntityTooLarge:
+        return _error(413, f"the body is larger than {settings.max_body} bytes")
+    if not intake.enter(signed.partner):
+        return _error(429, "too many batches at once from this partner", retry_after=1)
+    try:
+        try:
+            results = intake.receive(signed, body)
+        except protocol.ProtocolError as e:
+            return _error(e.status, str(e))
+    finally:
+        intake.leave(signed.partner)
+    answer = protocol.encode_results(results)
+    response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
+    response.headers.update(protocol.response_headers(signed, answer))
+    return response
+
+
+def _json(status: int, data: t.Mapping[str, t.Any]) -> Response:
+    import json
+
+    return Response(json.dumps(data), status, content_type="application/json")
+
+
+def _error(status: int, message: str, retry_after: int | None = None) -> Response:
+    response = Response(protocol.error_body(message), status, content_type="application/json")
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response

@@ -1,0 +1,116 @@
+"""The ``IWF_INTAKE_*`` settings, read once and validated when the intake starts.
+
+A mistyped partner key found at start-up, with the key named, is better than
+every partner's batches refused at 3 a.m.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import typing as t
+from dataclasses import dataclass
+
+from .. import protocol
+from ..settings import ConfigError
+
+PREFIX = "IWF_INTAKE_"
+#: Where the reports go when ``IWF_INTAKE_DB_URL`` is not set: a file in the working directory.
+DEFAULT_DB = os.path.join("instance", "iwf_intake.db")
+
+
+@dataclass(frozen=True)
+class IntakeSettings:
+    db_url: str
+    private_key: bytes
+    partners: dict[str, tuple[str, ...]]
+    max_body: int = protocol.MAX_BODY
+    max_reports: int = protocol.MAX_REPORTS
+    #: Batches processed at once; beyond it the intake answers 503 with Retry-After.
+    max_inflight: int = 8
+    #: Batches of one partner processed at once; beyond it, 429 with Retry-After.
+    max_inflight_per_partner: int = 4
+
+    @classmethod
+    def from_mapping(cls, config: t.Mapping[str, t.Any]) -> "IntakeSettings":
+        return cls(
+            db_url=db_url(config),
+            private_key=_private_key(config),
+            partners=_partners(config),
+            max_body=_int(config, "MAX_BODY", protocol.MAX_BODY, 1024, 64 * 1024 * 1024),
+            max_reports=_int(config, "MAX_REPORTS", protocol.MAX_REPORTS, 1, protocol.MAX_REPORTS),
+            max_inflight=_int(config, "MAX_INFLIGHT", 8, 1, 1024),
+            max_inflight_per_partner=_int(config, "MAX_INFLIGHT_PER_PARTNER", 4, 1, 1024),
+        )
+
+
+def db_url(config: t.Mapping[str, t.Any]) -> str:
+    """The database URL alone (all ``intake-export`` needs)."""
+    value = config.get(PREFIX + "DB_URL")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "sqlite:///" + os.path.abspath(DEFAULT_DB)
+    if not isinstance(value, str) or "://" not in value:
+        raise ConfigError(PREFIX + "DB_URL", "must be a database URL such as sqlite:////var/lib/iwf/intake.db")
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(value.strip())
+    except ArgumentError:
+        raise ConfigError(PREFIX + "DB_URL", "is not a database URL") from None
+    return value.strip()
+
+
+def _private_key(config: t.Mapping[str, t.Any]) -> bytes:
+    key = PREFIX + "PRIVATE_KEY"
+    value = config.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(key, "is required (see `iwf-widget keygen`)")
+    try:
+        raw = base64.b64decode(value.strip(), validate=True) if isinstance(value, str) else b""
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(key, "is not a key printed by `iwf-widget keygen`")
+    return raw
+
+
+def _partners(config: t.Mapping[str, t.Any]) -> dict[str, tuple[str, ...]]:
+    key = PREFIX + "PARTNERS"
+    value = config.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ConfigError(key, 'is required: JSON like {"partner-id": ["signing key", ...]}')
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as e:
+            raise ConfigError(key, f"is not valid JSON ({e.msg} at position {e.pos})") from None
+    if not isinstance(value, t.Mapping) or not value:
+        raise ConfigError(key, 'must map partner ids to key lists: {"partner-id": ["signing key", ...]}')
+    partners = {}
+    for partner, keys in value.items():
+        if not isinstance(partner, str) or not protocol.PARTNER_ID.match(partner):
+            raise ConfigError(key, f"{partner!r} is not a partner id (lower-case letters, digits, '.', '_', '-')")
+        if isinstance(keys, str):
+            keys = [keys]
+        if not isinstance(keys, (list, tuple)) or not keys:
+            raise ConfigError(key, f"{partner!r} needs a non-empty list of signing keys")
+        for k in keys:
+            if not isinstance(k, str) or len(k) < 16:
+                raise ConfigError(key, f"{partner!r}: each signing key must be a string of at least 16 characters")
+        partners[partner] = tuple(keys)
+    return partners
+
+
+def _int(config: t.Mapping[str, t.Any], name: str, default: int, low: int, high: int) -> int:
+    value = config.get(PREFIX + name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(PREFIX + name, f"{value!r} is not a whole number") from None
+    if isinstance(value, bool) or not low <= number <= high:
+        raise ConfigError(PREFIX + name, f"must be between {low} and {high}")
+    return number

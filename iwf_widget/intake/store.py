@@ -1,0 +1,136 @@
+"""Where the intake keeps reports: once each, by id, one transaction per batch.
+
+The table holds what the person wrote and what routing needs (partner,
+language, minute-precision times) and nothing that could identify them: no
+IP address, User-Agent, referrer or cookie column exists to be filled.
+"""
+from __future__ import annotations
+
+import json
+import time
+import typing as t
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+
+from ..db import create_engine
+from ..protocol import ACCEPTED, DUPLICATE, REJECTED, Result
+from .validate import Report
+
+metadata = sa.MetaData()
+
+reports = sa.Table(
+    "iwf_intake_reports",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("locale", sa.String(8), nullable=False),
+    # Both times to the minute: an exact time helps link a report to a person.
+    sa.Column("created", sa.Integer, nullable=False),
+    sa.Column("received", sa.Integer, nullable=False),
+    sa.Column("urls", sa.Text, nullable=False),  # a JSON list
+    sa.Column("content_kind", sa.String(16), nullable=False),
+    sa.Column("where_seen", sa.String(16), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("contact_email", sa.String(254), nullable=False),
+    sa.Index("iwf_intake_received", "received", "id"),
+)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+        metadata.create_all(self.engine)
+
+    def put(self, partner: str, batch: t.Sequence[Report]) -> dict[str, Result]:
+        """Store what is new in one transaction; say per id whether it was new.
+
+        A report already held for the same partner is a ``duplicate`` (a retry);
+        the same id held for another partner is refused, never overwritten.
+        """
+        if not batch:
+            return {}
+        received = int(time.time() // 60 * 60)
+        for attempt in range(3):
+            try:
+                return self._put(partner, batch, received)
+            except sa.exc.IntegrityError:
+                # Another batch stored one of these ids between our read and insert
+                # (databases that do not serialize writers): read again and redo.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _put(self, partner: str, batch: t.Sequence[Report], received: int) -> dict[str, Result]:
+        ids = [r.id for r in batch]
+        results: dict[str, Result] = {}
+        with self.engine.begin() as conn:
+            held = dict(
+                conn.execute(sa.select(reports.c.id, reports.c.partner).where(reports.c.id.in_(ids))).all()
+            )
+            rows = []
+            for r in batch:
+                if r.id in held:
+                    if held[r.id] == partner:
+                        results[r.id] = Result(r.id, DUPLICATE)
+                    else:
+                        results[r.id] = Result(r.id, REJECTED, "this id is already used by another report")
+                    continue
+                rows.append(_row(r, received))
+                results[r.id] = Result(r.id, ACCEPTED)
+            if rows:
+                conn.execute(reports.insert(), rows)
+        return results
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar() or 0)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    def export(self, batch: int = 1000) -> t.Iterator[dict[str, t.Any]]:
+        """Every stored report, oldest first, as plain JSON-ready dicts."""
+        from ..reference import for_report
+
+        c = reports.c
+        query = sa.select(reports).order_by(c.received, c.id)
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(query)
+            for row in result.mappings():
+                yield {
+                    "id": row["id"],
+                    "reference": for_report(row["id"]),
+                    "partner": row["partner"],
+                    "locale": row["locale"],
+                    "created": iso(row["created"]),
+                    "received": iso(row["received"]),
+                    "urls": json.loads(row["urls"]),
+                    "content_kind": row["content_kind"],
+                    "where_seen": row["where_seen"],
+                    "description": row["description"],
+                    "contact_email": row["contact_email"],
+                }
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _row(r: Report, received: int) -> dict[str, t.Any]:
+    return {
+        "id": r.id,
+        "partner": r.partner,
+        "locale": r.locale,
+        "created": r.created,
+        "received": received,
+        "urls": json.dumps(r.urls, ensure_ascii=False),
+        "content_kind": r.content_kind,
+        "where_seen": r.where_seen,
+        "description": r.description,
+        "contact_email": r.contact_email,
+    }
+
+
+def iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

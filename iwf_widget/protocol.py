@@ -1,0 +1,311 @@
+"""Forwarding protocol v1: how a partner hands sealed reports to the central intake.
+
+One module serves both sides, so the partner's signature and the intake's check
+cannot drift apart. A batch is ``POST /v1/reports`` with a JSON body::
+
+    {"v": 1, "partner": "ma-cyberconfiance",
+     "reports": [{"id": "<32 hex>", "sealed": "<base64 sealed box>"}, ...]}
+
+and three headers: ``X-IWF-Partner``, ``X-IWF-Timestamp`` (unix seconds) and
+``X-IWF-Signature``, the hex HMAC-SHA256 of ``v1\\n{partner}\\n{timestamp}\\n``
+followed by the exact body bytes, keyed with the partner's shared key. The
+intake answers per report (``accepted``, ``duplicate`` or ``rejected``) and signs
+its answer the same way, bound to the request's signature, so a partner only
+deletes reports on an acknowledgement that really came from the intake.
+
+See ``docs/protocol.md`` for the full description.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+import time
+import typing as t
+from dataclasses import dataclass
+
+VERSION = 1
+PATH = "/v1/reports"
+CONTENT_TYPE = "application/json"
+
+PARTNER_HEADER = "X-IWF-Partner"
+TIMESTAMP_HEADER = "X-IWF-Timestamp"
+SIGNATURE_HEADER = "X-IWF-Signature"
+
+#: A request whose timestamp is further than this from the intake's clock is refused.
+MAX_SKEW = 300
+#: Reports in one batch, at most.
+MAX_REPORTS = 1000
+#: One sealed report, at most (ten long addresses and a long description fit easily).
+MAX_SEALED_BYTES = 48 * 1024
+#: A whole request body, at most; the forwarder splits batches to stay under it.
+MAX_BODY = 8 * 1024 * 1024
+_MAX_SEALED_B64 = 4 * ((MAX_SEALED_BYTES + 2) // 3)
+
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+REJECTED = "rejected"
+STATUSES = (ACCEPTED, DUPLICATE, REJECTED)
+#: Statuses after which the partner may forget the report.
+ACKNOWLEDGED = frozenset({ACCEPTED, DUPLICATE})
+
+REPORT_ID = re.compile(r"^[0-9a-f]{32}$")
+PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ProtocolError(ValueError):
+    """A request or answer that does not follow the protocol; ``status`` is the HTTP answer."""
+
+    status = 400
+
+
+class AuthError(ProtocolError):
+    """Missing, stale or wrong signature, or an unknown partner."""
+
+    status = 401
+
+
+@dataclass(frozen=True)
+class SealedReport:
+    id: str
+    sealed: bytes
+
+
+@dataclass(frozen=True)
+class Batch:
+    partner: str
+    reports: list[SealedReport]
+
+
+@dataclass(frozen=True)
+class Result:
+    id: str
+    status: str
+    reason: str | None = None
+
+
+# -- signatures ---------------------------------------------------------------
+
+
+def _mac(key: str, prefix: bytes, body: bytes) -> str:
+    return hmac.new(key.encode("utf-8"), prefix + body, hashlib.sha256).hexdigest()
+
+
+def _request_prefix(partner: str, timestamp: str) -> bytes:
+    return f"v1\n{partner}\n{timestamp}\n".encode("utf-8")
+
+
+def _response_prefix(partner: str, timestamp: str, request_signature: str) -> bytes:
+    # Binding the answer to the request's signature stops an old answer being replayed.
+    return f"v1 response\n{partner}\n{timestamp}\n{request_signature}\n".encode("utf-8")
+
+
+def sign(key: str, partner: str, timestamp: int | str, body: bytes) -> str:
+    """The hex signature of one request body."""
+    return _mac(key, _request_prefix(partner, str(timestamp)), body)
+
+
+def request_headers(partner: str, key: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The headers that authenticate ``body`` as coming from ``partner``."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {
+        "Content-Type": CONTENT_TYPE,
+        PARTNER_HEADER: partner,
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(key, partner, timestamp, body),
+    }
+
+
+def _matches(keys: t.Iterable[str], prefix: bytes, body: bytes, signature: str) -> str | None:
+    """The key that made ``signature``, or None; every key is tried (rotation)."""
+    found = None
+    for key in keys:
+        if hmac.compare_digest(_mac(key, prefix, body), signature):
+            found = found or key
+    return found
+
+
+@dataclass(frozen=True)
+class Signed:
+    """Who signed a request, with which key, and the signature to answer to."""
+
+    partner: str
+    key: str
+    timestamp: str
+    signature: str
+
+
+def check_headers(
+    headers: t.Mapping[str, str], partners: t.Mapping[str, t.Sequence[str]], now: float | None = None
+) -> tuple[str, str, str, t.Sequence[str]]:
+    """What can be checked before the body is read: partner known, timestamp fresh.
+
+    Returns ``(partner, timestamp, signature, keys)``; raises :class:`AuthError`.
+    """
+    partner = headers.get(PARTNER_HEADER) or ""
+    timestamp = headers.get(TIMESTAMP_HEADER) or ""
+    signature = (headers.get(SIGNATURE_HEADER) or "").lower()
+    if not partner or not timestamp or not signature:
+        raise AuthError("the request is not signed")
+    keys = partners.get(partner)
+    if not keys:
+        raise AuthError("unknown partner or bad signature")
+    if not _TIMESTAMP.match(timestamp):
+        raise AuthError("the timestamp is not unix seconds")
+    now = time.time() if now is None else now
+    if abs(now - int(timestamp)) > MAX_SKEW:
+        raise AuthError("the timestamp is outside the accepted window; check the clock")
+    if not _SIGNATURE.match(signature):
+        raise AuthError("unknown partner or bad signature")
+    return partner, timestamp, signature, keys
+
+
+def verify(
+    headers: t.Mapping[str, str],
+    body: bytes,
+    partners: t.Mapping[str, t.Sequence[str]],
+    now: float | None = None,
+) -> Signed:
+    """Check a request's signature over its exact body, before anything parses it."""
+    partner, timestamp, signature, keys = check_headers(headers, partners, now)
+    key = _matches(keys, _request_prefix(partner, timestamp), body, signature)
+    if key is None:
+        # The same words as for an unknown partner: no hint which partners exist.
+        raise AuthError("unknown partner or bad signature")
+    return Signed(partner, key, timestamp, signature)
+
+
+def response_headers(signed: Signed, body: bytes, now: float | None = None) -> dict[str, str]:
+    """The intake signs its answer with the key that verified the request."""
+    timestamp = str(int(time.time() if now is None else now))
+    return {
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: _mac(signed.key, _response_prefix(signed.partner, timestamp, signed.signature), body),
+    }
+
+
+def verify_response(
+    headers: t.Mapping[str, str], body: bytes, partner: str, keys: t.Sequence[str], request_signature: str
+) -> None:
+    """Raise :class:`AuthError` unless the intake signed this answer to this request."""
+    timestamp = headers.get(TIMESTAMP_HEADER) or ""
+    signature = (headers.get(SIGNATURE_HEADER) or "").lower()
+    if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
+        raise AuthError("the answer is not signed")
+    prefix = _response_prefix(partner, timestamp, request_signature)
+    if _matches(keys, prefix, body, signature) is None:
+        raise AuthError("the answer's signature does not match")
+
+
+# -- batches ------------------------------------------------------------------
+
+
+def encode_batch(partner: str, reports: t.Iterable[tuple[str, bytes]]) -> bytes:
+    """The exact body bytes to sign and send."""
+    items = [{"id": rid, "sealed": base64.b64encode(sealed).decode("ascii")} for rid, sealed in reports]
+    return json.dumps({"v": VERSION, "partner": partner, "reports": items}, separators=(",", ":")).encode()
+
+
+def encoded_size(sealed: bytes) -> int:
+    """About how many body bytes one report adds, for splitting batches."""
+    return 4 * ((len(sealed) + 2) // 3) + 64
+
+
+def decode_batch(body: bytes, partner: str, max_reports: int = MAX_REPORTS) -> Batch:
+    """Parse an authenticated body; raise :class:`ProtocolError` (400) when it is malformed."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ProtocolError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("the body is not a JSON object")
+    if data.get("v") != VERSION or isinstance(data.get("v"), bool):
+        raise ProtocolError("unsupported protocol version; this is v1")
+    if data.get("partner") != partner:
+        raise ProtocolError("the body's partner differs from the signed partner")
+    items = data.get("reports")
+    if not isinstance(items, list) or not items:
+        raise ProtocolError("'reports' must be a non-empty list")
+    if len(items) > max_reports:
+        raise ProtocolError(f"at most {max_reports} reports a batch")
+    reports = []
+    seen = set()
+    for n, item in enumerate(items):
+        if not isinstance(item, dict) or set(item) != {"id", "sealed"}:
+            raise ProtocolError(f"report {n}: must be an object with exactly 'id' and 'sealed'")
+        rid, sealed = item["id"], item["sealed"]
+        if not isinstance(rid, str) or not REPORT_ID.match(rid):
+            raise ProtocolError(f"report {n}: 'id' must be 32 lower-case hex characters")
+        if rid in seen:
+            raise ProtocolError(f"report {n}: id {rid} appears twice in the batch")
+        seen.add(rid)
+        if not isinstance(sealed, str) or len(sealed) > _MAX_SEALED_B64:
+            raise ProtocolError(f"report {n}: 'sealed' must be base64 of at most {MAX_SEALED_BYTES} bytes")
+        try:
+            raw = base64.b64decode(sealed, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(f"report {n}: 'sealed' is not base64") from None
+        if not raw or len(raw) > MAX_SEALED_BYTES:
+            raise ProtocolError(f"report {n}: 'sealed' must be base64 of 1 to {MAX_SEALED_BYTES} bytes")
+        reports.append(SealedReport(rid, raw))
+    return Batch(partner, reports)
+
+
+# -- answers ------------------------------------------------------------------
+
+
+def encode_results(results: t.Iterable[Result]) -> bytes:
+    out = []
+    for r in results:
+        item: dict[str, t.Any] = {"id": r.id, "status": r.status}
+        if r.reason:
+            item["reason"] = r.reason
+        out.append(item)
+    return json.dumps({"results": out}, separators=(",", ":")).encode()
+
+
+def decode_results(body: bytes) -> dict[str, Result]:
+    """The intake's per-report answers by id; raise :class:`ProtocolError` if unreadable."""
+    try:
+        data = json.loads(body)
+        items = data["results"]
+        if not isinstance(items, list):
+            raise TypeError
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise ProtocolError("the intake's answer has no 'results' list") from None
+    results = {}
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        status = item.get("status")
+        if status not in STATUSES:
+            continue
+        reason = item.get("reason")
+        results[item["id"]] = Result(item["id"], status, str(reason)[:500] if reason else None)
+    return results
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": message}, separators=(",", ":")).encode()
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
