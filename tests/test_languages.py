@@ -1,0 +1,124 @@
+"""All 17 languages: the right language and direction, no English left, sensible negotiation."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from babel.messages.plurals import get_plural
+
+from iwf_widget import i18n
+
+RTL = {"ar", "ps", "ur"}
+
+
+def visible_lines(page: str) -> set[str]:
+    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
+    return {t.strip() for t in re.sub(r"(?s)<[^>]+>", "\n", page).split("\n") if len(t.strip()) > 3}
+
+
+def lang_of(page: str) -> str:
+    return re.search(r'<html lang="([^"]+)"', page).group(1)
+
+
+@pytest.mark.parametrize("lang", i18n.LOCALES)
+@pytest.mark.parametrize("step", ["scope", "report", "danger", "self"])
+def test_every_language_renders_in_itself_with_its_direction(client, lang, step):
+    page = client.get(f"/report/form?lang={lang}&step={step}").get_data(as_text=True)
+    assert lang_of(page) == lang
+    assert re.search(r'<html lang="[^"]+" dir="(\w+)"', page).group(1) == ("rtl" if lang in RTL else "ltr")
+    if lang != "en":
+        english = visible_lines(client.get(f"/report/form?lang=en&step={step}").get_data(as_text=True))
+        shown = visible_lines(page)
+        left = sorted(english & shown - {"English"})
+        # Language names in the picker are the same on every page; everything else is translated.
+        names = {i18n.display_name(code) for code in i18n.LOCALES}
+        left = [line for line in left if line not in names and not line.startswith("Language:")]
+        assert left == [], f"{lang}: English left on the page: {left[:5]}"
+
+
+@pytest.mark.parametrize("lang", i18n.LOCALES)
+def test_errors_and_thank_you_are_translated(client, submit, lang):
+    bad = submit(lang, urls="javascript:alert(1)").get_data(as_text=True)
+    english_error = "must start with http:// or https://"
+    assert lang_of(bad) == lang
+    if lang != "en":
+        assert english_error not in bad
+        good = submit(lang).get_data(as_text=True)
+        assert "Thank you. We have received your report." not in good
+        assert 'id="iwf-reference"' in good
+
+
+@pytest.mark.parametrize(
+    "header, expected",
+    [
+        ("fr-MA,fr;q=0.9,en;q=0.5", "fr"),
+        ("ar-MA", "ar"),
+        ("pt-BR", "pt"),
+        ("es-419", "es"),
+        ("wo-SN", "wo"),
+        ("ln-CD", "ln"),
+        ("ms-MY", "ms"),
+        ("sw-KE", "sw"),
+        ("uk-UA,ru;q=0.8", "uk"),
+        ("en;q=0.1, ur-PK;q=0.9", "ur"),
+        ("xx-YY,sw;q=0.5", "sw"),
+        ("zz", "en"),
+        ("", "en"),
+        ("fr;q=0", "en"),
+    ],
+)
+def test_browser_languages_are_negotiated(client, header, expected):
+    page = client.get("/report/form", headers={"Accept-Language": header}).get_data(as_text=True)
+    assert lang_of(page) == expected
+
+
+def test_lang_parameter_wins_over_the_browser_and_unknown_ones_fall_back(client):
+    page = client.get("/report/form?lang=ps", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert lang_of(page) == "ps"
+    for odd in ("zz", "<script>", "fr-MA", "AR", ""):
+        r = client.get("/report/form", query_string={"lang": odd}, headers={"Accept-Language": "sw"})
+        assert r.status_code == 200
+    assert lang_of(client.get("/report/form?lang=fr-MA").get_data(as_text=True)) == "fr"
+
+
+def test_partner_chooses_the_languages_and_the_default(make_app):
+    client = make_app(IWF_WIDGET_LOCALES="fr,ar,wo", IWF_WIDGET_DEFAULT_LOCALE="fr").test_client()
+    assert lang_of(client.get("/report/form?lang=es").get_data(as_text=True)) == "fr"
+    assert lang_of(client.get("/report/form", headers={"Accept-Language": "de"}).get_data(as_text=True)) == "fr"
+    page = client.get("/report/form?lang=wo").get_data(as_text=True)
+    assert lang_of(page) == "wo"
+    picker = re.findall(r'hreflang="(\w+)"', page)
+    assert picker == ["fr", "ar", "wo"]
+
+
+def test_language_picker_names_each_language_in_itself(client):
+    page = client.get("/report/form?lang=en").get_data(as_text=True)
+    assert 'lang="ar" hreflang="ar">العربية<' in page
+    assert 'lang="fr" hreflang="fr">Français<' in page
+    assert 'lang="uk" hreflang="uk">Українська<' in page
+    assert len(re.findall(r"hreflang=", page)) == 17
+
+
+@pytest.mark.parametrize("lang", ["uk", "ar", "fr", "id"])
+def test_plural_forms_follow_the_language(lang):
+    t = i18n.translations(lang)
+    singular = "Many reports were sent from this connection. Please wait %(num)s minute, then send your report again."
+    plural = "Many reports were sent from this connection. Please wait %(num)s minutes, then send your report again."
+    forms = {t.ngettext(singular, plural, n) for n in (0, 1, 2, 3, 5, 11, 21, 100, 1000000)}
+    assert len(forms) == get_plural(lang).num_plurals
+    assert singular not in forms and plural not in forms
+
+
+def test_a_missing_string_falls_back_to_the_named_language_not_english():
+    wolof = i18n.translations("wo")
+    french = i18n.translations("fr")
+    fallback = wolof._fallback  # the chain Babel's Translations keeps
+    assert fallback is not None
+    assert fallback.gettext("Send report") == french.gettext("Send report")
+    assert wolof.gettext("Send report") != "Send report"
+
+
+def test_addresses_are_typed_left_to_right_in_right_to_left_pages(client):
+    page = client.get("/report/form?lang=ur&step=report").get_data(as_text=True)
+    assert re.search(r'<textarea name="urls"[^>]*dir="ltr"', page)
+    assert re.search(r'<input type="email"[^>]*dir="ltr"', page)
