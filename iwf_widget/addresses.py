@@ -36,7 +36,8 @@ class AddressError(ValueError):
 def _has_forbidden_characters(text: str) -> bool:
     for ch in text:
         cat = unicodedata.category(ch)
-        if cat in ("Cc", "Cf", "Zl", "Zp"):
+        # U+FFFD is what undecodable bytes become: the address did not arrive intact.
+        if cat in ("Cc", "Cf", "Cs", "Zl", "Zp") or ch == "\ufffd":
             return True
     return False
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import typing as t
+import unicodedata
 
 from flask import g
 from wtforms import Form, RadioField, StringField, TextAreaField
@@ -31,6 +32,23 @@ WHERE_SEEN = [
     SelectChoice("search", _l("Search results")),
     SelectChoice("other", _l("Somewhere else")),
 ]
+
+
+def clean_text(value: t.Any) -> t.Any:
+    """Free text in NFC, without control characters other than tab and line breaks.
+
+    Text pasted from documents can carry form feeds and similar debris; a NUL
+    cannot be stored in some databases at all. People never mean them.
+    """
+    if not isinstance(value, str):
+        return value
+    value = unicodedata.normalize("NFC", value)
+    return "".join(ch for ch in value if ch in "\t\n\r" or unicodedata.category(ch) != "Cc")
+
+
+def has_control_characters(text: str) -> bool:
+    """True when ``text`` holds what :func:`clean_text` removes."""
+    return any(ch not in "\t\n\r" and unicodedata.category(ch) == "Cc" for ch in text)
 
 
 def address_message(kind: str, line: int) -> str:
@@ -78,6 +96,7 @@ class ReportForm(Form):
     description = TextAreaField(
         _l("Anything else that helps us find it (optional)"),
         validators=[Optional()],
+        filters=[clean_text],
     )
     contact_email = StringField(
         _l("Your email address (optional)"),
@@ -123,6 +142,11 @@ class ReportForm(Form):
             raise ValidationError(
                 _("Please shorten this to %(max)s characters.", max=number(DESCRIPTION_MAX))
             )
+
+    def validate_contact_email(self, field: StringField) -> None:
+        # Bytes that were not UTF-8 arrive as U+FFFD: no reply could reach that address.
+        if field.data and "\ufffd" in field.data:
+            raise ValidationError(_("Enter an email address like name@example.com, or leave this empty."))
 
     def validate_homepage(self, field: StringField) -> None:
         if field.data:

@@ -32,7 +32,7 @@ if t.TYPE_CHECKING:
 #: Big enough for ten long addresses and a long description; a 2 MB body is refused unread.
 MAX_BODY = 64 * 1024
 STEPS = ("scope", "report", "adult", "danger", "self", "other")
-DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form"})
+DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form", "iwf_widget.submit"})
 
 log = logging.getLogger("iwf_widget")
 blueprint = Blueprint("iwf_widget", __name__, template_folder="templates")
@@ -60,7 +60,8 @@ def _prepare() -> None:
 @blueprint.after_request
 def _secure(response: Response) -> Response:
     st = state()
-    is_document = request.endpoint in DOCUMENT_ENDPOINTS or response.mimetype == "text/html"
+    # Only the form and the pages it leads to may be framed; an error page elsewhere may not.
+    is_document = request.endpoint in DOCUMENT_ENDPOINTS and response.mimetype == "text/html"
     return headers.apply(
         response,
         document=is_document,

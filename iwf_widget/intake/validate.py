@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from email_validator import EmailNotValidError, validate_email
 
 from .. import addresses
-from ..forms import CONTENT_KINDS, DESCRIPTION_MAX, EMAIL_MAX, WHERE_SEEN
+from ..forms import CONTENT_KINDS, DESCRIPTION_MAX, EMAIL_MAX, WHERE_SEEN, has_control_characters
 from ..i18n import LOCALES
 from ..protocol import REPORT_ID
 
@@ -86,6 +86,8 @@ def check(data: t.Mapping[str, t.Any], batch_id: str, partner: str, now: float |
     description = data["description"]
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         raise Rejected(f"the description must be text of at most {DESCRIPTION_MAX} characters")
+    if has_control_characters(description):
+        raise Rejected("the description holds control characters")
     return Report(
         id=rid,
         partner=partner,
