@@ -36,6 +36,7 @@ PAGES: dict[str, dict[str, str]] = {
         "nojs": "Le formulaire ne s’affiche pas ? Ouvrez-le dans une page à part.",
         "button": "Voir le formulaire en fenêtre",
         "foot": "Site de démonstration : ce portail est fictif.",
+        "languages": "Langues",
     },
     "ar": {
         "dir": "rtl",
@@ -49,6 +50,7 @@ PAGES: dict[str, dict[str, str]] = {
         "nojs": "لا يظهر النموذج؟ افتحه في صفحة مستقلة.",
         "button": "عرض النموذج في نافذة",
         "foot": "موقع تجريبي: هذه البوابة خيالية.",
+        "languages": "اللغات",
     },
     "en": {
         "dir": "ltr",
@@ -62,6 +64,7 @@ PAGES: dict[str, dict[str, str]] = {
         "nojs": "Form not showing? Open it on a page of its own.",
         "button": "Open the form in a dialog",
         "foot": "Demonstration site: this portal is fictional.",
+        "languages": "Languages",
     },
 }
 
@@ -86,7 +89,7 @@ PAGE = """<!doctype html>
 <body>
 <header>
   <strong>{{ t.site }}</strong>
-  <nav aria-label="Languages">
+  <nav aria-label="{{ t.languages }}">
     {% for code, name in languages %}<a href="/{{ code }}/" lang="{{ code }}"
       {% if code == lang %}aria-current="page"{% endif %}>{{ name }}</a>{% endfor %}
   </nav>
