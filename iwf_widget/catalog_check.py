@@ -28,7 +28,7 @@ from .i18n import DOMAIN, LOCALES
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")
-KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None}
+KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 METHOD_MAP = [("iwf_widget/**.py", "python"), ("iwf_widget/templates/**.html", "jinja2")]
 
 

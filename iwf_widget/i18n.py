@@ -24,8 +24,6 @@ FALLBACKS: dict[str, tuple[str, ...]] = {
     "wo": ("fr",),
     "ln": ("fr",),
     "ps": ("ur",),
-    "kk": ("uk",),
-    "mn": (),
     "ms": ("id",),
     "id": ("ms",),
     "ne": ("hi",),
@@ -128,7 +126,7 @@ def negotiate(
 
 # The views put the request's translations on ``g``; the forms translate through them.
 def number(value: int | float) -> str:
-    """A number written the way the request's language writes it (Devanagari digits in ne)."""
+    """A number written the way the request's language writes it, by Babel's rules."""
     from flask import g
 
     return format_decimal(value, locale=g.get("iwf_lang", "en"))
