@@ -19,7 +19,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from . import headers, i18n
+from . import embed, headers, i18n
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
 from .outbox import minute
@@ -31,7 +31,7 @@ if t.TYPE_CHECKING:
 
 #: Big enough for ten long addresses and a long description; a 2 MB body is refused unread.
 MAX_BODY = 64 * 1024
-STEPS = ("scope", "report", "adult", "danger", "self", "other")
+STEPS = ("scope", "report", "adult", "danger", "self", "other", "language")
 DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form", "iwf_widget.submit"})
 
 log = logging.getLogger("iwf_widget")
@@ -55,6 +55,15 @@ def _prepare() -> None:
         settings.default_locale,
     )
     g.iwf_translations = i18n.translations(g.iwf_lang)
+    g.iwf_accent = embed.accent(request.args.get("accent"))
+
+
+@blueprint.url_defaults
+def _keep_accent(endpoint: str, values: dict[str, t.Any]) -> None:
+    """The partner's colour follows the person from page to page of the form."""
+    accent = g.get("iwf_accent")
+    if accent and endpoint in ("iwf_widget.form", "iwf_widget.submit"):
+        values.setdefault("accent", accent)
 
 
 @blueprint.after_request
@@ -83,6 +92,8 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
         settings=st.settings,
         asset=_asset_url,
         languages=[(code, i18n.display_name(code)) for code in st.settings.locales],
+        origins=" ".join(st.settings.allowed_origins),
+        theme=url_for("iwf_widget.theme_css", accent=g.iwf_accent) if g.get("iwf_accent") else None,
         **context,
     )
     return body, status
@@ -224,8 +235,24 @@ def _same_origin_request() -> bool:
 
 @blueprint.get("/embed.js")
 def embed_js() -> Response:
-    response = send_from_directory(state().static_dir, "embed.js", max_age=3600)
+    settings = state().settings
+    snippet = embed.render(state().static_dir, settings.locales, settings.default_locale)
+    response = Response(snippet.body, mimetype="text/javascript")
     response.headers["Access-Control-Allow-Origin"] = "*"
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    response.set_etag(snippet.etag)
+    return response.make_conditional(request)
+
+
+@blueprint.get("/theme.css")
+def theme_css() -> Response:
+    accent = g.get("iwf_accent")
+    if not accent:
+        return Response("/* no usable accent colour */\n", 404, mimetype="text/css")
+    response = Response(embed.theme_css(accent), mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 31536000
     return response
 
 

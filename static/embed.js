@@ -1,0 +1,183 @@
+/* iwf-widget embed snippet. Turns each [data-iwf-report] element into the report form,
+   inline or behind a button that opens it in a modal dialog; IWFReport.mount(el, options)
+   does the same for elements added later. The server fills in CONFIG (the offered
+   languages, their labels and the default one; see iwf_widget/embed.py).
+   No cookies, no storage, no inline styles; it talks only to the widget's own origin. */
+(function (w, d) {
+  "use strict";
+  if (w.IWFReport) return w.IWFReport.scan();
+  // {d: default language, r: right-to-left ones, s: {lang: [button and frame title, close]}}
+  var CONFIG = /*@config*/{"d": "en", "r": [], "s": {"en": ["Report child sexual abuse imagery", "Close"]}}/*@*/;
+  var SANDBOX = "allow-forms allow-scripts allow-same-origin allow-top-navigation-by-user-activation";
+  var CSS = ":where(.iwf-report-button){font:inherit;font-weight:700;min-block-size:2.75rem;" +
+    "padding:.5em 1.2em;border:2px solid var(--iwf-accent,#0b5cad);border-radius:6px;" +
+    "background:var(--iwf-accent,#0b5cad);color:#fff;cursor:pointer}" +
+    ":where(.iwf-report-button,.iwf-report-close):focus-visible{outline:3px solid #1b1b1b;outline-offset:2px}" +
+    ".iwf-report-dialog{padding:0;border:0;border-radius:8px;inline-size:min(44rem,100% - 2rem);" +
+    "max-block-size:calc(100% - 2rem);background:#fff;color:#1b1b1b;overflow:hidden}" +
+    ".iwf-report-dialog[open]{display:flex;flex-direction:column}" +
+    ".iwf-report-dialog::backdrop{background:rgb(0 0 0/.6)}" +
+    ".iwf-report-dialog iframe{flex:1 1 auto;min-block-size:0}" +
+    ".iwf-report-bar{display:flex;justify-content:flex-end;padding:.25rem;border-block-end:1px solid #ccc}" +
+    ".iwf-report-close{font:inherit;min-block-size:2.75rem;min-inline-size:2.75rem;padding-inline:1rem;" +
+    "border:2px solid #1b1b1b;border-radius:6px;background:#fff;color:#1b1b1b;cursor:pointer}" +
+    "@media (max-width:40rem),(max-height:30rem){.iwf-report-dialog{inline-size:100%;block-size:100%;" +
+    "max-inline-size:none;max-block-size:none;margin:0;border-radius:0}}";
+
+  // The widget's origin and base path (".../report") come from this script's own address.
+  var me = d.currentScript;
+  if (!me) {
+    var all = d.querySelectorAll("script[src]");
+    for (var i = all.length - 1; i >= 0 && !me; i--) {
+      if (/\/embed\.js([?#]|$)/.test(all[i].src)) me = all[i];
+    }
+  }
+  if (!me) return;
+  var src = new URL(me.src, location.href);
+  var ORIGIN = src.origin;
+  var BASE = ORIGIN + src.pathname.replace(/\/embed\.js$/, "");
+  var styled = false;
+
+  function el(tag, props) {
+    var e = d.createElement(tag);
+    for (var k in props) e[k] = props[k];
+    return e;
+  }
+
+  // data-lang, then the lang of a plain link's address, then the page's, then the browser's.
+  function language(e, o) {
+    var tags = [o.lang, e.getAttribute("data-lang")];
+    try { tags.push(new URL(e.href).searchParams.get("lang")); } catch (x) { /* not a link */ }
+    tags = tags.concat(d.documentElement.lang, navigator.languages || navigator.language);
+    for (var i = 0; i < tags.length; i++) {
+      var base = String(tags[i] || "").toLowerCase().split(/[-_]/)[0];
+      if (/^[a-z]{2,3}$/.test(base) && CONFIG.s[base]) return base;
+    }
+    return CONFIG.d;
+  }
+
+  // A colour as six hex digits, kept only if white text on it has 4.5:1 contrast (WCAG AA);
+  // the server applies the same rule to the form.
+  function accent(value) {
+    var m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(String(value || "").trim());
+    if (!m) return "";
+    var hex = m[1].length === 3 ? m[1].replace(/./g, "$&$&") : m[1];
+    var lum = [0.2126, 0.7152, 0.0722].reduce(function (sum, weight, i) {
+      var c = parseInt(hex.substr(i * 2, 2), 16) / 255;
+      return sum + weight * (c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
+    }, 0);
+    return 1.05 / (lum + 0.05) >= 4.5 ? hex.toLowerCase() : "";
+  }
+
+  // A constructed stylesheet: allowed by a host page's CSP without 'unsafe-inline'.
+  function addStyles() {
+    if (styled) return;
+    styled = true;
+    try {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS);
+      d.adoptedStyleSheets = d.adoptedStyleSheets.concat(sheet);
+    } catch (x) { /* older browsers: native button and dialog styles */ }
+  }
+
+  function frame(url, title, dialog) {
+    var f = el("iframe", { title: title, className: "iwf-report-frame" }), port, timer;
+    f.setAttribute("sandbox", SANDBOX);
+    f.setAttribute("referrerpolicy", "no-referrer");
+    if (!dialog) f.setAttribute("loading", "lazy");
+    var s = f.style;
+    s.display = "block";
+    s.border = "0";
+    s.inlineSize = "100%";
+    s.blockSize = "32rem";
+    // No answer from the form (its server refused to be framed here, or the page's CSP
+    // blocked it): fall back to a plain link to the form.
+    function fallback() {
+      f.replaceWith(el("a", { href: url, rel: "noreferrer", textContent: title }));
+      console.warn("iwf-widget: no answer from " + ORIGIN + "; check IWF_WIDGET_ALLOWED_ORIGINS and frame-src");
+    }
+    f.addEventListener("load", function () {
+      try { if (f.contentWindow.location.href === "about:blank") return; } catch (x) { /* the form */ }
+      if (port) port.close();
+      var channel = new MessageChannel();
+      port = channel.port1;
+      port.onmessage = function (ev) {
+        var m = ev.data;
+        if (!m || m.v !== 1 || typeof m.type !== "string") return;
+        clearTimeout(timer);
+        if (m.type === "iwf:height") {
+          if (typeof m.height === "number" && m.height > 0 && m.height < 100000) {
+            s.blockSize = Math.ceil(m.height) + "px";
+          }
+        } else if (m.type === "iwf:escape") {
+          if (dialog && dialog.open) dialog.close();
+        } else if (m.type === "iwf:exit") {
+          var to;
+          try { to = new URL(m.url); } catch (x) { return; }
+          if (to.protocol !== "https:" && to.protocol !== "http:") return;
+          d.documentElement.style.visibility = "hidden";
+          location.replace(to.href);
+        }
+      };
+      clearTimeout(timer);
+      timer = setTimeout(fallback, 3000);
+      f.contentWindow.postMessage({ v: 1, type: "iwf:hello" }, ORIGIN, [channel.port2]);
+    });
+    f.src = url;
+    return f;
+  }
+
+  function mount(e, options) {
+    var o = options || {};
+    if (e.hasAttribute("data-iwf-ready")) return e;
+    var mode = o.mode || e.getAttribute("data-mode");
+    var lang = language(e, o);
+    var text = CONFIG.s[lang];
+    var dir = CONFIG.r.indexOf(lang) < 0 ? "ltr" : "rtl";
+    var colour = accent(o.accent || e.getAttribute("data-accent"));
+    var url = BASE + "/form?lang=" + lang + (colour ? "&accent=" + colour : "");
+    var box = e;
+    if (e.tagName === "A") {
+      // A plain link for pages without JavaScript: the embed takes its place.
+      box = el("div", { id: e.id, className: e.className });
+      e.replaceWith(box);
+    }
+    box.textContent = "";
+    box.setAttribute("data-iwf-ready", "");
+    if (mode !== "button") {
+      box.appendChild(frame(url, text[0]));
+      return box;
+    }
+    addStyles();
+    var button = el("button", { type: "button", className: "iwf-report-button", textContent: text[0], lang: lang, dir: dir });
+    button.setAttribute("aria-haspopup", "dialog");
+    if (colour) button.style.setProperty("--iwf-accent", "#" + colour);
+    var dialog = el("dialog", { className: "iwf-report-dialog", lang: lang, dir: dir });
+    dialog.setAttribute("aria-label", text[0]);
+    var bar = el("div", { className: "iwf-report-bar" });
+    var close = el("button", { type: "button", className: "iwf-report-close", textContent: text[1] });
+    var inner;
+    bar.appendChild(close);
+    dialog.appendChild(bar);
+    button.addEventListener("click", function () {
+      if (!inner) dialog.appendChild(inner = frame(url, text[0], dialog));
+      dialog.showModal();
+      close.focus();
+    });
+    close.addEventListener("click", function () { dialog.close(); });
+    dialog.addEventListener("close", function () { button.focus(); });
+    box.appendChild(button);
+    box.appendChild(dialog);
+    return box;
+  }
+
+  function scan() {
+    var found = d.querySelectorAll("[data-iwf-report]:not([data-iwf-ready])");
+    for (var i = 0; i < found.length; i++) mount(found[i]);
+  }
+
+  w.IWFReport = { mount: mount, scan: scan };
+  scan();
+  if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", scan);
+  w.addEventListener("pageshow", function () { d.documentElement.style.visibility = ""; });
+})(window, document);

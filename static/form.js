@@ -1,14 +1,63 @@
-/* iwf-widget: behaviour inside the form document. The page works without it. */
+/* iwf-widget: behaviour inside the form document. The page works without it.
+   Embedded, it talks to the partner page's embed.js over a MessageChannel that the
+   partner page hands over in an "iwf:hello" message: it reports its height, forwards
+   Escape and asks the partner page to leave quickly. */
 (function () {
   "use strict";
   var doc = document, root = doc.documentElement, body = doc.body;
   var exitUrl = body.getAttribute("data-iwf-exit-url");
+  // The partner origins allowed to embed this form (the server's IWF_WIDGET_ALLOWED_ORIGINS).
+  var origins = (body.getAttribute("data-iwf-origins") || "").split(/\s+/).filter(Boolean).map(function (o) {
+    try { return new URL(o).origin; } catch (e) { return ""; }
+  });
+  if (!origins.length) origins = [location.origin];
+  var port = null, height = 0, pending = 0;
 
+  function send(message) {
+    if (!port) return false;
+    message.v = 1;
+    port.postMessage(message);
+    return true;
+  }
+
+  function measure() {
+    pending = 0;
+    var h = Math.ceil(body.getBoundingClientRect().height);
+    if (h !== height && send({ type: "iwf:height", height: h })) height = h;
+  }
+
+  window.addEventListener("message", function (ev) {
+    var m = ev.data;
+    if (port || window.parent === window || ev.source !== window.parent) return;
+    if (origins.indexOf(ev.origin) < 0 || !ev.ports || ev.ports.length !== 1) return;
+    if (!m || m.v !== 1 || m.type !== "iwf:hello") return;
+    port = ev.ports[0];
+    root.classList.add("iwf-embedded");
+    measure();
+  });
+  if (window.ResizeObserver) {
+    new ResizeObserver(function () {
+      if (!pending) pending = requestAnimationFrame(measure);
+    }).observe(body);
+  }
+
+  // Quick exit: blank the page at once, then leave without adding a history entry.
   function leave(ev) {
-    if (ev) ev.preventDefault();
-    root.className += " iwf-leaving";
+    root.classList.add("iwf-leaving");
     doc.title = "";
+    if (send({ type: "iwf:exit", url: exitUrl }) || window.top === window) {
+      if (ev) ev.preventDefault();
+      if (!port) window.location.replace(exitUrl);
+      return;
+    }
+    if (ev) return; // framed without embed.js: the link itself navigates the top window
     try { window.top.location.replace(exitUrl); } catch (e) { window.location.replace(exitUrl); }
+  }
+
+  function focusFirst(scope) {
+    var target = scope.querySelector("[data-iwf-focus]") ||
+      scope.querySelector("[data-iwf-step]:not([hidden]) h1, h1");
+    if (target) target.focus();
   }
 
   function show(step) {
@@ -21,23 +70,73 @@
   }
 
   doc.addEventListener("click", function (ev) {
-    var el = ev.target.closest && ev.target.closest("[data-iwf-exit],[data-iwf-go]");
+    var el = ev.target.closest && ev.target.closest("[data-iwf-exit],[data-iwf-go],a[href^='#']");
     if (!el) return;
     if (el.hasAttribute("data-iwf-exit")) return leave(ev);
     ev.preventDefault();
-    show(el.getAttribute("data-iwf-go"));
+    if (el.hasAttribute("data-iwf-go")) return show(el.getAttribute("data-iwf-go"));
+    // An error summary link: focus the field without a history entry.
+    var target = doc.getElementById(el.getAttribute("href").slice(1));
+    if (!target) return;
+    var field = target.matches("input, textarea, select") ? target : target.querySelector("input, textarea, select");
+    (field || target).focus();
+    target.scrollIntoView({ block: "center" });
   });
 
-  var shifts = [];
+  // Shift pressed three times within 5 seconds, as on GOV.UK; any other key starts again.
+  var shifts = [], lastWasModified = false;
   doc.addEventListener("keyup", function (ev) {
-    if (ev.key !== "Shift") return;
-    var now = Date.now();
-    shifts = shifts.filter(function (t) { return now - t < 5000; });
-    shifts.push(now);
-    if (shifts.length >= 3) leave();
+    if (ev.key === "Shift" && !lastWasModified) {
+      var now = Date.now();
+      shifts = shifts.filter(function (t) { return now - t < 5000; });
+      shifts.push(now);
+      if (shifts.length >= 3) {
+        shifts = [];
+        leave();
+      }
+    } else if (ev.key !== "Shift") {
+      shifts = [];
+    }
+    lastWasModified = ev.shiftKey;
+  });
+  doc.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape") send({ type: "iwf:escape" });
   });
   window.addEventListener("pageshow", function () {
-    root.className = root.className.replace(/\s*iwf-leaving/g, "");
+    root.classList.remove("iwf-leaving");
+    shifts = [];
+  });
+
+  // Submit with fetch and swap in the answer's <main>: no history entry inside the iframe.
+  doc.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (ev.defaultPrevented || !window.fetch || !window.DOMParser || form.method !== "post") return;
+    ev.preventDefault();
+    if (form.getAttribute("aria-busy")) return;
+    form.setAttribute("aria-busy", "true");
+    var sent = fetch(form.action, {
+      method: "POST",
+      body: new URLSearchParams(new FormData(form)),
+      mode: "same-origin",
+      credentials: "omit",
+      redirect: "error",
+      cache: "no-store"
+    });
+    sent.then(function (res) {
+      if (!/^text\/html/.test(res.headers.get("Content-Type") || "")) throw new Error("not a page");
+      return res.text();
+    }).then(function (text) {
+      var page = new DOMParser().parseFromString(text, "text/html");
+      var main = page.querySelector("main"), current = doc.querySelector("main");
+      if (!main || !current) throw new Error("no main");
+      current.replaceWith(doc.adoptNode(main));
+      doc.title = page.title;
+      focusFirst(main);
+    }).catch(function () {
+      // Whatever went wrong, the plain form post still works.
+      form.removeAttribute("aria-busy");
+      HTMLFormElement.prototype.submit.call(form);
+    });
   });
 
   var focus = doc.querySelector("[data-iwf-focus]");

@@ -82,3 +82,33 @@ def submit(client):
         return client.post(f"/report/form?lang={lang}", data=valid_answers(page, **over))
 
     return do
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright, one per test module (no browser download).
+
+    Skipped where /usr/bin/chromium or Playwright is missing, except in CI (CI=true),
+    where the browser tests must run.
+    """
+    import os
+    from pathlib import Path
+
+    from browser import CHROMIUM, in_ci, launch
+
+    problem = None
+    if not Path(CHROMIUM).exists():
+        problem = f"{CHROMIUM} is not installed"
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "playwright is not installed"
+    if problem:
+        if in_ci():
+            pytest.fail(f"browser tests cannot run in CI: {problem}")
+        pytest.skip(problem)
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()

@@ -1,0 +1,141 @@
+"""The embed snippet and the partner's colour for the form.
+
+``static/embed.js`` is the readable source; ``static/embed.min.js`` is built
+from it by terser (``scripts/build-embed``; a test checks that it is current).
+The server fills in the snippet's ``CONFIG`` (the offered languages, the default
+one, the right-to-left ones and, for each language, the label of the button and
+of the iframe and the dialog's close label, all from the gettext catalogs) once
+per process, and serves it with an ETag.
+
+A partner may set one colour, the accent (``data-accent="#0b5cad"``). It reaches
+the form as ``?accent=0b5cad``; the server keeps it only if it is a hex colour
+on which white text has at least 4.5:1 contrast (so links on white have it too),
+and applies it through a tiny stylesheet of CSS custom properties, since the
+form's CSP allows no inline style.
+"""
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import json
+import re
+import subprocess
+import typing as t
+from pathlib import Path
+
+from . import i18n
+
+CONFIG_SLOT = re.compile(r"/\*@config\*/.*?/\*@\*/", re.S)
+#: What the slot becomes in the minified file: a name terser leaves alone.
+MIN_SLOT = "__IWF_CONFIG__"
+SOURCE, MINIFIED = "embed.js", "embed.min.js"
+HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+WHOLE_LINE_COMMENT = re.compile(r"^\s*//.*\n", re.M)
+BLOCK_COMMENT = re.compile(r"^\s*/\*.*?\*/\s*\n", re.S | re.M)
+
+
+class Snippet(t.NamedTuple):
+    body: bytes
+    etag: str
+
+    @property
+    def gzipped_size(self) -> int:
+        return len(gzip.compress(self.body, 9))
+
+
+def labels(locale: str) -> list[str]:
+    """[the button's label and the iframe's title, the dialog's close button] in ``locale``."""
+    _ = i18n.translations(locale).gettext
+    return [_("Report child sexual abuse imagery"), _("Close")]
+
+
+def config(locales: t.Sequence[str], default: str) -> dict[str, t.Any]:
+    return {
+        "d": default,
+        "r": [code for code in locales if code in i18n.RTL],
+        "s": {code: labels(code) for code in locales},
+    }
+
+
+def compact(source: str) -> str:
+    """Drops whole-line comments and indentation; the source keeps both."""
+    source = BLOCK_COMMENT.sub("", source)
+    source = WHOLE_LINE_COMMENT.sub("", source)
+    return "\n".join(line.strip() for line in source.splitlines() if line.strip()) + "\n"
+
+
+def minify(source: str, terser: str | Path) -> str:
+    """``source`` through terser, its config slot kept as ``__IWF_CONFIG__``."""
+    prepared, found = CONFIG_SLOT.subn(MIN_SLOT, source, count=1)
+    if not found:
+        raise RuntimeError("embed.js has no /*@config*/ slot")
+    done = subprocess.run(
+        [str(terser), "--compress", "--mangle", "--ecma", "2017", "--comments", "false"],
+        input=prepared, capture_output=True, text=True, check=True,
+    ).stdout
+    if done.count(MIN_SLOT) != 1:
+        raise RuntimeError("terser changed the config slot")
+    return done
+
+
+def build(static_dir: str | Path, terser: str | Path) -> Path:
+    """Writes ``embed.min.js`` beside ``embed.js``."""
+    folder = Path(static_dir)
+    target = folder / MINIFIED
+    target.write_text(minify((folder / SOURCE).read_text("utf-8"), terser), "utf-8")
+    return target
+
+
+@functools.lru_cache(maxsize=16)
+def _render(path: str, mtime: float, locales: tuple[str, ...], default: str) -> Snippet:
+    source = Path(path).read_text("utf-8")
+    data = json.dumps(config(locales, default), ensure_ascii=False, separators=(",", ":"))
+    if path.endswith(MINIFIED):
+        body, found = source.replace(MIN_SLOT, data, 1), source.count(MIN_SLOT)
+    else:
+        body, found = CONFIG_SLOT.subn(lambda _m: data, compact(source), count=1)
+    if found != 1:
+        raise RuntimeError(f"{path} has no config slot")
+    encoded = body.encode("utf-8")
+    return Snippet(encoded, hashlib.sha256(encoded).hexdigest()[:20])
+
+
+def render(static_dir: str | Path, locales: t.Sequence[str], default: str) -> Snippet:
+    """The snippet for these languages, built once per process (again if the file changes).
+
+    The minified file when it is there (it is in the package), else the readable source
+    with its comments and indentation dropped.
+    """
+    path = Path(static_dir) / MINIFIED
+    if not path.is_file():
+        path = Path(static_dir) / SOURCE
+    return _render(str(path), path.stat().st_mtime, tuple(locales), default)
+
+
+def accent(value: str | None) -> str | None:
+    """Six lower-case hex digits if ``value`` is a usable accent colour, else None."""
+    found = HEX.match((value or "").strip())
+    if not found:
+        return None
+    digits = found.group(1).lower()
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return digits if contrast_with_white(digits) >= 4.5 else None
+
+
+def contrast_with_white(digits: str) -> float:
+    """WCAG 2 contrast ratio of white against the colour ``rrggbb``."""
+
+    def channel(pair: str) -> float:
+        c = int(pair, 16) / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(digits[i : i + 2]) for i in (0, 2, 4))
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    return 1.05 / (luminance + 0.05)
+
+
+def theme_css(digits: str) -> str:
+    """The stylesheet that gives the form a validated accent colour."""
+    return f":root{{--iwf-accent:#{digits};--iwf-accent-text:#fff}}\n"

@@ -1,0 +1,458 @@
+"""The embed snippet: served, small, localized, themable; and, in Debian's Chromium, embedded
+across origins inline and as a modal, sized to fit, submitted without cookies or history
+entries, left quickly, accessible (axe-core) and refused to origins not allowed."""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import shutil
+import typing as t
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+import browser as B
+from conftest import SIGNING_KEY
+from iwf_widget import ReportWidget, embed, i18n
+
+STATIC = i18n.resource_dir("static")
+
+
+def snippet_config(js: str) -> dict[str, t.Any]:
+    """The CONFIG object the server put into the snippet."""
+    start = js.find('{"d":')
+    assert start >= 0, "no config in embed.js"
+    return json.JSONDecoder().raw_decode(js, start)[0]
+
+
+# --- the snippet as served ---------------------------------------------------------------
+
+
+def test_embed_js_is_cacheable_and_safe(client):
+    res = client.get("/report/embed.js")
+    assert res.status_code == 200
+    assert res.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert res.cache_control.public and res.cache_control.max_age == 3600
+    assert res.headers["Access-Control-Allow-Origin"] == "*"
+    assert res.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert res.headers["X-Frame-Options"] == "DENY"
+    assert "Set-Cookie" not in res.headers
+    etag = res.headers["ETag"]
+    again = client.get("/report/embed.js", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and not again.data
+
+
+def test_embed_js_is_small(client):
+    body = client.get("/report/embed.js").data
+    size = len(gzip.compress(body, 9))
+    print(f"embed.js: {len(body)} bytes, {size} bytes gzipped")
+    assert size <= 4096, f"embed.js is {size} bytes gzipped (more than 4 KB)"
+
+
+def test_embed_js_carries_the_offered_languages_from_the_catalogs(make_app):
+    client = make_app(IWF_WIDGET_LOCALES="fr,ar,en", IWF_WIDGET_DEFAULT_LOCALE="fr").test_client()
+    config = snippet_config(client.get("/report/embed.js").get_data(as_text=True))
+    assert config["d"] == "fr"
+    assert config["r"] == ["ar"]
+    assert sorted(config["s"]) == ["ar", "en", "fr"]
+    for lang in ("fr", "ar"):
+        catalog = i18n.translations(lang)
+        assert config["s"][lang] == [
+            catalog.gettext("Report child sexual abuse imagery"),
+            catalog.gettext("Close"),
+        ]
+    assert config["s"]["en"] == ["Report child sexual abuse imagery", "Close"]
+    every = snippet_config(make_app().test_client().get("/report/embed.js").get_data(as_text=True))
+    assert sorted(every["s"]) == sorted(i18n.LOCALES) and sorted(every["r"]) == ["ar", "ps", "ur"]
+
+
+def test_minified_snippet_is_built_from_the_source():
+    if not B.TERSER.exists():
+        if B.in_ci():
+            pytest.fail("tests/node_modules is missing: run npm ci in tests/")
+        pytest.skip("terser is not installed (npm ci in tests/)")
+    source = (STATIC / embed.SOURCE).read_text("utf-8")
+    built = embed.minify(source, B.TERSER)
+    assert (STATIC / embed.MINIFIED).read_text("utf-8") == built, "run scripts/build-embed"
+
+
+def test_readable_source_is_served_when_no_minified_file(tmp_path):
+    shutil.copy(STATIC / embed.SOURCE, tmp_path / embed.SOURCE)
+    snippet = embed.render(tmp_path, ("en", "fr"), "en")
+    text = snippet.body.decode()
+    assert '"fr":[' in text and "/*@config*/" not in text and "IWFReport" in text
+
+
+# --- the partner's colour ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value, kept",
+    [
+        ("#0b5cad", "0b5cad"),
+        ("0B5CAD", "0b5cad"),
+        ("#036", "003366"),
+        ("#6a1b9a", "6a1b9a"),
+        ("#ffbf47", None),  # white text on it would be unreadable
+        ("#ffffff", None),
+        ("red", None),
+        ("#12345", None),
+        ("#0b5cad;}body{display:none", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_accent_is_a_colour_white_text_can_be_read_on(value, kept):
+    assert embed.accent(value) == kept
+
+
+def test_accent_reaches_the_form_as_a_stylesheet(client):
+    page = client.get("/report/form?lang=fr&accent=%236a1b9a").get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/report/theme.css?accent=6a1b9a">' in page
+    assert 'action="/report/form?lang=fr&amp;accent=6a1b9a"' in page
+    assert re.search(r'href="[^"]*lang=ar[^"]*accent=6a1b9a"', page)  # so do the language links
+    assert "style=" not in page and "<style" not in page
+    css = client.get("/report/theme.css?accent=6a1b9a")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    assert css.get_data(as_text=True) == ":root{--iwf-accent:#6a1b9a;--iwf-accent-text:#fff}\n"
+    assert css.cache_control.public and css.cache_control.max_age == 31536000
+    assert client.get("/report/theme.css?accent=ffff00").status_code == 404
+    plain = client.get("/report/form?lang=fr&accent=yellow").get_data(as_text=True)
+    assert "theme.css" not in plain and "accent=" not in plain
+
+
+def test_form_document_names_the_origins_that_may_embed_it(make_app):
+    client = make_app(IWF_WIDGET_ALLOWED_ORIGINS="https://a.example, https://b.example:8443").test_client()
+    res = client.get("/report/form?lang=en")
+    assert 'data-iwf-origins="https://a.example https://b.example:8443"' in res.get_data(as_text=True)
+    assert res.headers["Content-Security-Policy"].endswith(
+        "frame-ancestors https://a.example https://b.example:8443"
+    )
+    assert "X-Frame-Options" not in res.headers
+    own = make_app().test_client().get("/report/form").get_data(as_text=True)
+    assert 'data-iwf-origins=""' in own  # form.js then trusts only its own origin
+
+
+# --- in Chromium, across origins ---------------------------------------------------------
+
+
+class Sites(t.NamedTuple):
+    widget: str  # http://localhost:PORT/report
+    host: str  # a partner origin in IWF_WIDGET_ALLOWED_ORIGINS
+    stranger: str  # a partner origin that is not
+    exit_url: str
+    accent: str = "6a1b9a"
+
+    def pending(self) -> int:
+        with urllib.request.urlopen(f"{self.widget}/healthz") as res:
+            return json.load(res)["outbox_pending"]
+
+
+PAGES = {
+    # name: (html lang, dir, embed markup)
+    "fr-inline": ("fr", "", '<div data-iwf-report></div>'),
+    "en-inline": ("en", "", '<div data-iwf-report></div>'),
+    "ar-inline": ("ar", "rtl", '<div data-iwf-report></div>'),
+    "en-button": ("en", "", '<div data-iwf-report data-mode="button"></div>'),
+    "ar-button": ("ar", "rtl", '<div data-iwf-report data-mode="button"></div>'),
+    "themed": ("en", "", '<div data-iwf-report data-mode="button" data-accent="#6a1b9a"></div>'
+                         '<div data-iwf-report data-accent="#6a1b9a"></div>'),
+    "nolang": ("", "", '<div data-iwf-report></div>'),
+}
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory, keypair) -> t.Iterator[Sites]:
+    """The widget under waitress on one origin, partner pages on two others."""
+    tmp = tmp_path_factory.mktemp("embed")
+    folder = tmp / "site"
+    folder.mkdir()
+    host_port = B.free_port()
+    host = f"http://127.0.0.1:{host_port}"
+    app = Flask("partner", instance_path=str(tmp / "instance"))
+    app.config.update(
+        IWF_WIDGET_PARTNER_ID="embed-test",
+        IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
+        IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
+        IWF_WIDGET_INTAKE_PUBLIC_KEY=keypair[1],
+        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp}/outbox.db",
+        IWF_WIDGET_MIN_FILL_SECONDS=0,
+        IWF_WIDGET_RATE_LIMIT="off",
+        IWF_WIDGET_FORWARDER="off",
+        IWF_WIDGET_ALLOWED_ORIGINS=host,
+        IWF_WIDGET_EXIT_URL=f"{host}/exit.html",
+    )
+    ReportWidget(app, url_prefix="/report")
+    widget_server = B.serve_wsgi(app)
+    widget = f"{widget_server.origin}/report"
+    for name, (lang, direction, markup) in PAGES.items():
+        html = B.page_html(markup, lang=lang, dir=direction, title=f"Partner {name}", widget=widget)
+        if not lang:
+            html = html.replace(' lang=""', "")
+        (folder / f"{name}.html").write_text(html, "utf-8")
+    link = f'<a data-iwf-report href="{widget}/form?lang=fr">Signaler</a>'
+    (folder / "link.html").write_text(B.page_html(link, lang="en", widget=widget), "utf-8")
+    (folder / "later.html").write_text(B.page_html('<div id="later"></div>', widget=widget), "utf-8")
+    (folder / "exit.html").write_text(B.page_html("<p>Weather</p>", title="Exit"), "utf-8")
+    csp = B.partner_csp(widget_server.origin)
+    host_server = B.serve_site(folder, csp, port=host_port)
+    stranger = B.serve_site(folder, csp)
+    yield Sites(widget, host, stranger.origin, f"{host}/exit.html")
+    for server in (stranger, host_server, widget_server):
+        server.stop()
+
+
+@pytest.fixture
+def context(browser, sites):
+    ctx = browser.new_context(viewport={"width": 1024, "height": 768})
+    with B.watching(ctx) as seen:
+        ctx.seen = seen
+        yield ctx
+    ctx.close()
+
+
+def open_inline(ctx, url: str):
+    page = ctx.new_page()
+    page.goto(url)
+    element = page.wait_for_selector("iframe.iwf-report-frame")
+    frame = element.content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    page.wait_for_function("() => document.querySelector('iframe').style.blockSize !== '32rem'")
+    return page, element, frame
+
+
+def open_modal(ctx, url: str):
+    page = ctx.new_page()
+    page.goto(url)
+    page.click("button.iwf-report-button")
+    page.wait_for_selector("dialog[open]")
+    frame = page.wait_for_selector("dialog iframe").content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    page.wait_for_function("() => document.querySelector('dialog iframe').style.blockSize !== '32rem'")
+    return page, frame
+
+
+def assert_fits(element, frame) -> None:
+    box = element.bounding_box()["height"]
+    content = frame.evaluate("document.documentElement.scrollHeight")
+    assert abs(box - content) <= 1, f"iframe {box}px for {content}px of content"
+    assert frame.evaluate("innerHeight >= document.documentElement.scrollHeight"), "inner scrollbar"
+
+
+def fill_report(frame, url: str) -> None:
+    frame.fill('textarea[name="urls"]', url)
+    frame.check('[name="content_kind"] >> nth=0')
+    frame.check('[name="where_seen"] >> nth=0')
+
+
+def csp_complaints(ctx) -> list[str]:
+    return [m for m in ctx.seen["console"] if "Content Security Policy" in m or "Refused" in m]
+
+
+def test_french_inline_form_fits_and_submits_anonymously(context, sites):
+    before = sites.pending()
+    page, element, frame = open_inline(context, f"{sites.host}/fr-inline.html")
+    assert frame.evaluate("document.documentElement.lang") == "fr"
+    label = embed.labels("fr")[0]
+    assert element.get_attribute("title") == label
+    assert element.get_attribute("referrerpolicy") == "no-referrer"
+    assert element.get_attribute("loading") == "lazy"
+    assert element.get_attribute("sandbox") == (
+        "allow-forms allow-scripts allow-same-origin allow-top-navigation-by-user-activation"
+    )
+    assert_fits(element, frame)
+    history = page.evaluate("history.length")
+
+    first_step = element.bounding_box()["height"]
+    frame.click('[data-iwf-scope="in"]')
+    frame.wait_for_selector('textarea[name="urls"]', state="visible")
+    page.wait_for_function("h => document.querySelector('iframe').getBoundingClientRect().height > h",
+                           arg=first_step)
+    assert_fits(element, frame)
+    fill_report(frame, "https://example.com/embedded/fr")
+    frame.click('form button[type="submit"]')
+    frame.wait_for_selector("#iwf-reference", timeout=15000)
+    assert frame.evaluate("document.activeElement.id") == "iwf-thanks-title"
+    page.wait_for_timeout(100)
+    assert_fits(element, frame)
+
+    assert sites.pending() == before + 1
+    assert page.evaluate("history.length") == history, "submitting added a history entry"
+    assert context.cookies() == []
+    widget_origin = sites.widget.rsplit("/", 1)[0]
+    assert context.seen["origins"] <= {sites.host, widget_origin}, context.seen["origins"]
+    assert not csp_complaints(context)
+
+
+def test_arabic_button_opens_a_right_to_left_modal_that_escape_closes(context, sites):
+    page = context.new_page()
+    page.goto(f"{sites.host}/ar-button.html")
+    button = page.wait_for_selector("button.iwf-report-button")
+    assert button.inner_text() == embed.labels("ar")[0]
+    assert button.get_attribute("lang") == "ar" and button.get_attribute("aria-haspopup") == "dialog"
+    assert not page.query_selector("iframe"), "the form loads only when asked for"
+    button.click()
+    dialog = page.wait_for_selector("dialog[open]")
+    assert page.evaluate("document.activeElement.className") == "iwf-report-close"
+    assert dialog.get_attribute("aria-label") == embed.labels("ar")[0]
+    assert dialog.evaluate("d => getComputedStyle(d).direction") == "rtl"
+    # Logical properties: in right-to-left, the close button sits on the left.
+    assert page.evaluate("""() => {
+        const d = document.querySelector('dialog').getBoundingClientRect();
+        const c = document.querySelector('.iwf-report-close').getBoundingClientRect();
+        return c.left - d.left < d.right - c.right; }""")
+    frame = page.wait_for_selector("dialog iframe").content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    assert frame.evaluate("[document.documentElement.lang, document.documentElement.dir]") == ["ar", "rtl"]
+
+    frame.focus('[data-iwf-scope="in"]')
+    page.keyboard.press("Escape")
+    page.wait_for_selector("dialog:not([open])", state="attached")
+    assert page.evaluate("document.activeElement.className") == "iwf-report-button"
+
+    button.click()
+    page.wait_for_selector("dialog[open]")
+    assert len(page.query_selector_all("iframe")) == 1, "reopening keeps the same form"
+    page.click(".iwf-report-close")
+    page.wait_for_selector("dialog:not([open])", state="attached")
+    assert page.evaluate("document.activeElement.className") == "iwf-report-button"
+    assert not csp_complaints(context), "the dialog's styles need no 'unsafe-inline'"
+
+
+def test_modal_fills_a_small_screen(context, sites):
+    page = context.new_page()
+    page.set_viewport_size({"width": 360, "height": 640})
+    page.goto(f"{sites.host}/en-button.html")
+    page.click("button.iwf-report-button")
+    box = page.wait_for_selector("dialog[open]").bounding_box()
+    assert (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 360, 640)
+
+
+def test_quick_exit_replaces_the_partner_page(context, sites):
+    page, _, frame = open_inline(context, f"{sites.host}/en-inline.html")
+    history = page.evaluate("history.length")
+    with page.expect_navigation(url=sites.exit_url):
+        frame.click("[data-iwf-exit]")
+    assert page.url == sites.exit_url
+    assert page.evaluate("history.length") == history, "the exit must replace, not add, an entry"
+
+
+def test_shift_three_times_leaves_quickly(context, sites):
+    page, frame = open_modal(context, f"{sites.host}/en-button.html")
+    frame.focus('[data-iwf-scope="in"]')
+    with page.expect_navigation(url=sites.exit_url):
+        for _ in range(3):
+            page.keyboard.press("Shift")
+    assert page.url == sites.exit_url
+
+
+@pytest.mark.parametrize("name", ["en-inline", "ar-inline", "en-button", "ar-button"])
+def test_no_accessibility_violations(context, sites, name):
+    if not B.AXE.exists():
+        if B.in_ci():
+            pytest.fail("tests/node_modules is missing: run npm ci in tests/")
+        pytest.skip("axe-core is not installed (npm ci in tests/)")
+    if name.endswith("button"):
+        page, frame = open_modal(context, f"{sites.host}/{name}.html")
+    else:
+        page, _, frame = open_inline(context, f"{sites.host}/{name}.html")
+    found = {"partner page": B.axe_violations(page), "form, first step": B.axe_violations(frame)}
+    frame.click('[data-iwf-scope="in"]')
+    frame.wait_for_selector('textarea[name="urls"]', state="visible")
+    found["form, report step"] = B.axe_violations(frame)
+    found = {where: v for where, v in found.items() if v}
+    assert not found, B.explain(found)
+
+
+def test_keyboard_only_submission(context, sites):
+    before = sites.pending()
+    page, _, frame = open_inline(context, f"{sites.host}/en-inline.html")
+
+    def tab_to(selector: str, limit: int = 25) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if frame.evaluate("s => document.hasFocus() && document.activeElement.matches(s)", selector):
+                return
+        raise AssertionError(f"Tab never reached {selector}")
+
+    tab_to("[data-iwf-exit]", 3)  # the quick exit comes first
+    tab_to('[data-iwf-scope="in"]', 3)
+    page.keyboard.press("Enter")
+    tab_to('textarea[name="urls"]', 3)
+    page.keyboard.type("https://example.com/keyboard/1")
+    tab_to('[name="content_kind"]', 2)
+    page.keyboard.press("Space")
+    tab_to('[name="where_seen"]', 2)
+    page.keyboard.press("Space")
+    tab_to('form button[type="submit"]', 5)
+    page.keyboard.press("Enter")
+    frame.wait_for_selector("#iwf-reference", timeout=15000)
+    assert frame.evaluate("document.activeElement.id") == "iwf-thanks-title"
+    assert sites.pending() == before + 1
+
+
+def test_errors_come_back_in_place(context, sites):
+    page, element, frame = open_inline(context, f"{sites.host}/fr-inline.html")
+    history = page.evaluate("history.length")
+    frame.click('[data-iwf-scope="in"]')
+    frame.click('form button[type="submit"]')
+    summary = frame.wait_for_selector(".iwf-summary", timeout=15000)
+    assert frame.evaluate("document.activeElement.classList.contains('iwf-summary')")
+    assert frame.evaluate("document.documentElement.lang") == "fr"
+    summary.query_selector("a").click()
+    assert frame.evaluate("document.activeElement.name") == "urls"
+    page.wait_for_timeout(100)
+    assert_fits(element, frame)
+    assert page.evaluate("history.length") == history
+
+
+def test_page_not_allowed_to_embed_does_not_show_the_form(context, sites):
+    page = context.new_page()
+    page.goto(f"{sites.stranger}/en-inline.html")
+    frame = page.wait_for_selector("iframe").content_frame()
+    frame.wait_for_load_state()
+    assert frame.url.startswith("chrome-error:") or not frame.query_selector("[data-iwf-scope]")
+    # After a moment the embed gives way to a plain link to the form's own page.
+    link = page.wait_for_selector("main a[href*='/report/form']", timeout=6000)
+    assert link.get_attribute("rel") == "noreferrer"
+    assert not page.query_selector("iframe")
+
+
+def test_accent_colours_the_button_and_the_form(context, sites):
+    page = context.new_page()
+    page.goto(f"{sites.host}/themed.html")
+    button = page.wait_for_selector("button.iwf-report-button")
+    assert button.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(106, 27, 154)"
+    frame = page.wait_for_selector("iframe").content_frame()
+    choice = frame.wait_for_selector(".iwf-choice")
+    assert choice.evaluate("c => getComputedStyle(c).borderTopColor") == "rgb(106, 27, 154)"
+    assert "accent=6a1b9a" in frame.url
+
+
+def test_plain_link_is_upgraded_and_mount_works_later(context, sites):
+    page = context.new_page()
+    page.goto(f"{sites.host}/link.html")
+    frame = page.wait_for_selector("iframe").content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    assert frame.evaluate("document.documentElement.lang") == "fr"  # from the link's ?lang=
+    assert not page.query_selector("a[data-iwf-report]")
+
+    page.goto(f"{sites.host}/later.html")
+    page.wait_for_function("() => window.IWFReport")
+    page.evaluate("IWFReport.mount(document.getElementById('later'), {lang: 'es-MX', mode: 'button'})")
+    assert page.inner_text("#later button") == embed.labels("es")[0]
+
+
+def test_language_falls_back_to_the_browsers(browser, sites):
+    ctx = browser.new_context(locale="pt-BR")
+    try:
+        page = ctx.new_page()
+        page.goto(f"{sites.host}/nolang.html")
+        frame = page.wait_for_selector("iframe").content_frame()
+        frame.wait_for_selector("[data-iwf-scope]")
+        assert frame.evaluate("document.documentElement.lang") == "pt"
+    finally:
+        ctx.close()
