@@ -152,15 +152,13 @@ def check_headers(
     signature = (headers.get(SIGNATURE_HEADER) or "").lower()
     if not partner or not timestamp or not signature:
         raise AuthError("the request is not signed")
-    keys = partners.get(partner)
-    if not keys:
-        raise AuthError("unknown partner or bad signature")
     if not _TIMESTAMP.match(timestamp):
         raise AuthError("the timestamp is not unix seconds")
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > MAX_SKEW:
         raise AuthError("the timestamp is outside the accepted window; check the clock")
-    if not _SIGNATURE.match(signature):
+    keys = partners.get(partner)
+    if not keys or not _SIGNATURE.match(signature):
         raise AuthError("unknown partner or bad signature")
     return partner, timestamp, signature, keys
 

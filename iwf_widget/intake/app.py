@@ -14,6 +14,7 @@ import typing as t
 from collections import Counter
 
 from flask import Flask, Response, request
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .. import protocol
@@ -83,8 +84,8 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
     def healthz() -> Response:
         try:
             intake.store.ping()
-        except Exception:
-            log.exception("database check failed")
+        except SQLAlchemyError as e:
+            log.error("database check failed: %s", type(e).__name__)
             return _json(503, {"status": "unavailable"})
         return _json(200, {"status": "ok", "protocol": [protocol.VERSION]})
 
@@ -130,6 +131,10 @@ def _reports(intake: Intake) -> Response:
             results = intake.receive(signed, body)
         except protocol.ProtocolError as e:
             return _error(e.status, str(e))
+        except SQLAlchemyError as e:
+            # The type only: the message of a database error can quote report content.
+            log.error("storing a batch from %s failed: %s", signed.partner, type(e).__name__)
+            return _error(503, "the intake cannot store reports right now", retry_after=5)
     finally:
         intake.leave(signed.partner)
     answer = protocol.encode_results(results)
