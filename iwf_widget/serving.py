@@ -51,7 +51,9 @@ def make_server(app: t.Any, host: str, port: int, threads: int = DEFAULT_THREADS
         port=port,
         threads=threads,
         ident="",  # no "Server: waitress" banner
-        clear_untrusted_proxy_headers=True,
+        # X-Forwarded-For is left alone: the widget trusts it only behind
+        # IWF_WIDGET_TRUSTED_PROXIES proxies, and only to count requests.
+        clear_untrusted_proxy_headers=False,
         channel_timeout=60,
         max_request_body_size=64 * 1024 * 1024,
     )

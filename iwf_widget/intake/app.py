@@ -33,7 +33,7 @@ class Intake:
         self.settings = settings
         self.store = Store(settings.db_url)
         self.opener = Opener(settings.private_key)
-        self._slots = threading.BoundedSemaphore(settings.max_inflight)
+        self.slots = threading.BoundedSemaphore(settings.max_inflight)
         self._lock = threading.Lock()
         self._per_partner: Counter[str] = Counter()
 
@@ -91,12 +91,12 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
 
     @app.post(protocol.PATH)
     def reports() -> Response:
-        if not intake._slots.acquire(blocking=False):
+        if not intake.slots.acquire(blocking=False):
             return _error(503, "the intake is busy; retry later", retry_after=2)
         try:
             return _reports(intake)
         finally:
-            intake._slots.release()
+            intake.slots.release()
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
