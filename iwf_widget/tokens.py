@@ -18,6 +18,8 @@ from wtforms.csrf.core import CSRF
 from wtforms.validators import ValidationError
 
 SALT = "iwf-widget.form-token.v1"
+#: Issued tokens are about 130 characters; anything far longer is not one of ours.
+MAX_TOKEN_LENGTH = 1024
 
 
 class TokenProblem(ValidationError):
@@ -51,6 +53,9 @@ class TokenSigner:
     def check(self, token: str, lang: str, now: float | None = None) -> Claims:
         from .i18n import gettext as _
 
+        # itsdangerous skips non-ASCII characters when it decodes: one token, many spellings.
+        if not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenProblem("invalid", _("This form could not be checked."))
         try:
             data, issued = self.serializer.loads(token, max_age=self.max_age, return_timestamp=True)
         except SignatureExpired:
