@@ -132,11 +132,9 @@ class Forwarder:
             summary["claimed"] = len(claimed)
             for chunk in _by_size(claimed, protocol.MAX_BODY - 4096):
                 if summary["error"]:  # the intake is not answering: give the rest back
-                    wait = max(0.0, self._paused_until - time.monotonic())
-                    self.outbox.retry([p.id for p in chunk], self.owner, summary["error"], wait)
-                    summary["retried"] += len(chunk)
-                    continue
-                self._deliver(chunk, summary)
+                    self._give_back(chunk, summary)
+                else:
+                    self._deliver(chunk, summary)
             if summary["error"]:
                 summary["retry_in"] = max(0.0, self._paused_until - time.monotonic())
             return summary
@@ -167,7 +165,10 @@ class Forwarder:
             # One report may be what the intake cannot take: halve until it is alone.
             middle = len(chunk) // 2
             self._deliver(chunk[:middle], summary)
-            self._deliver(chunk[middle:], summary)
+            if summary["error"]:
+                self._give_back(chunk[middle:], summary)
+            else:
+                self._deliver(chunk[middle:], summary)
         elif status in (400, 413):
             reason = f"the intake refused it (HTTP {status}: {_error_of(answer)})"
             log.error("report %s moved to failed: %s", chunk[0].id, reason)
@@ -237,6 +238,12 @@ class Forwarder:
         summary["retried"] += len(chunk)
         summary["error"] = error
         log.warning("forwarding %d report(s) deferred %.1f s: %s", len(chunk), delay, error)
+
+    def _give_back(self, chunk: list[Pending], summary: dict[str, t.Any]) -> None:
+        """Release reports not sent because an earlier request of this pass failed."""
+        wait = max(0.0, self._paused_until - time.monotonic())
+        self.outbox.retry([p.id for p in chunk], self.owner, summary["error"], wait)
+        summary["retried"] += len(chunk)
 
     def _backoff(self, attempts: int) -> float:
         """Full jitter: anywhere between now and the capped exponential step."""

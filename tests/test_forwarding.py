@@ -271,3 +271,20 @@ def test_intake_refuses_to_start_with_a_bad_setting_and_names_it(tmp_path, keypa
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "IWF_INTAKE_PARTNERS" in result.stderr
+
+
+def test_a_batch_the_intake_cannot_parse_is_halved_until_the_culprit_is_alone(system):
+    system.start_intake()
+    url = system.widget_env["IWF_WIDGET_OUTBOX_URL"]
+    good = fill_outbox(url, system.public, 7, "e")
+    outbox = Outbox(url)
+    poison = "f" * 32
+    outbox.accept(poison, PARTNER, os.urandom(60 * 1024), poison, 4e9)  # larger than a sealed report may be
+    forwarder = Forwarder(partner_settings(system), outbox)
+    summary = forwarder.run_once()
+    forwarder.stop()
+    assert (summary["accepted"], summary["rejected"], summary["error"]) == (7, 1, None)
+    [failed] = outbox.entries("failed")
+    assert failed["id"] == poison and "HTTP 400" in failed["last_error"]
+    assert {r["id"] for r in system.export()} == set(good)
+    outbox.close()
