@@ -10,19 +10,15 @@
   var CONFIG = /*@config*/{"d": "en", "r": [], "s": {"en": ["Report child sexual abuse imagery", "Close"]}}/*@*/;
   var SANDBOX = "allow-forms allow-scripts allow-same-origin allow-top-navigation-by-user-activation";
   var CSS = ":where(.iwf-report-button){font:inherit;font-weight:700;min-block-size:2.75rem;" +
-    "padding:.5em 1.2em;border:2px solid var(--iwf-accent,#0b5cad);border-radius:6px;" +
-    "background:var(--iwf-accent,#0b5cad);color:#fff;cursor:pointer}" +
-    ":where(.iwf-report-button,.iwf-report-close):focus-visible{outline:3px solid #1b1b1b;outline-offset:2px}" +
-    ".iwf-report-dialog{padding:0;border:0;border-radius:8px;inline-size:min(44rem,100% - 2rem);" +
-    "max-block-size:calc(100% - 2rem);background:#fff;color:#1b1b1b;overflow:hidden}" +
+    "padding:.5em 1.2em;border:2px solid transparent;border-radius:6px;background:var(--iwf-accent,#0b5cad);color:#fff;cursor:pointer}" +
+    ".iwf-report-dialog{padding:0;border:0;inline-size:min(44rem,100% - 2rem);max-block-size:calc(100% - 2rem)}" +
     ".iwf-report-dialog[open]{display:flex;flex-direction:column}" +
-    ".iwf-report-dialog::backdrop{background:rgb(0 0 0/.6)}" +
-    ".iwf-report-dialog iframe{flex:1 1 auto;min-block-size:0}" +
-    ".iwf-report-bar{display:flex;justify-content:flex-end;padding:.25rem;border-block-end:1px solid #ccc}" +
-    ".iwf-report-close{font:inherit;min-block-size:2.75rem;min-inline-size:2.75rem;padding-inline:1rem;" +
-    "border:2px solid #1b1b1b;border-radius:6px;background:#fff;color:#1b1b1b;cursor:pointer}" +
+    ".iwf-report-dialog::backdrop{background:#0009}" +
+    ".iwf-report-dialog iframe{flex:auto;min-block-size:0}" +
+    ".iwf-report-bar{display:flex;justify-content:flex-end;padding:.25rem}" +
+    ".iwf-report-close{font:inherit;min-block-size:2.75rem;padding-inline:1rem;cursor:pointer}" +
     "@media (max-width:40rem),(max-height:30rem){.iwf-report-dialog{inline-size:100%;block-size:100%;" +
-    "max-inline-size:none;max-block-size:none;margin:0;border-radius:0}}";
+    "max-inline-size:none;max-block-size:none;margin:0}}";
 
   // The widget's origin and base path (".../report") come from this script's own address.
   var me = d.currentScript;

@@ -113,7 +113,9 @@ def test_accent_reaches_the_form_as_a_stylesheet(client):
     page = client.get("/report/form?lang=fr&accent=%236a1b9a").get_data(as_text=True)
     assert '<link rel="stylesheet" href="/report/theme.css?accent=6a1b9a">' in page
     assert 'action="/report/form?lang=fr&amp;accent=6a1b9a"' in page
-    assert re.search(r'href="[^"]*lang=ar[^"]*accent=6a1b9a"', page)  # so do the language links
+    assert re.search(r'href="[^"]*step=language[^"]*accent=6a1b9a"', page)
+    languages = client.get("/report/form?lang=fr&step=language&accent=6a1b9a").get_data(as_text=True)
+    assert re.search(r'href="[^"]*lang=ar[^"]*accent=6a1b9a"', languages)  # the colour stays
     assert "style=" not in page and "<style" not in page
     css = client.get("/report/theme.css?accent=6a1b9a")
     assert css.status_code == 200 and css.mimetype == "text/css"
@@ -456,3 +458,15 @@ def test_language_falls_back_to_the_browsers(browser, sites):
         assert frame.evaluate("document.documentElement.lang") == "pt"
     finally:
         ctx.close()
+
+
+def test_changing_language_inside_the_frame_keeps_it_sized(context, sites):
+    page, element, frame = open_inline(context, f"{sites.host}/fr-inline.html")
+    frame.click(".iwf-languages a")
+    frame.wait_for_selector("#iwf-step-language")
+    frame.click('a[hreflang="ar"]')
+    frame.wait_for_function("document.documentElement.lang === 'ar'")
+    frame.wait_for_selector("[data-iwf-scope]")
+    page.wait_for_timeout(200)
+    assert frame.evaluate("document.documentElement.dir") == "rtl"
+    assert_fits(element, frame)
