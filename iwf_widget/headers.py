@@ -56,4 +56,11 @@ def apply(
     if hsts:
         h["Strict-Transport-Security"] = "max-age=31536000"
     h.pop("Set-Cookie", None)
+    # A host app saves its session after this runs; its cookie must not ride on a widget response either.
+    response.set_cookie = _no_cookie  # type: ignore[method-assign]
+    response.delete_cookie = _no_cookie  # type: ignore[method-assign]
     return response
+
+
+def _no_cookie(*args: t.Any, **kwargs: t.Any) -> None:
+    """Stands in for ``Response.set_cookie``: the widget's responses never set one."""
