@@ -32,7 +32,6 @@
     if (origins.indexOf(ev.origin) < 0 || !ev.ports || ev.ports.length !== 1) return;
     if (!m || m.v !== 1 || m.type !== "iwf:hello") return;
     port = ev.ports[0];
-    root.classList.add("iwf-embedded");
     measure();
   });
   if (window.ResizeObserver) {

@@ -51,11 +51,11 @@ class Server:
         self.stop = stop
 
 
-def serve_wsgi(app: t.Any, host: str = "localhost") -> Server:
+def serve_wsgi(app: t.Any, host: str = "localhost", port: int = 0) -> Server:
     """``app`` under waitress (as in production) at ``http://{host}:PORT``."""
     from waitress.server import create_server
 
-    port = free_port()
+    port = port or free_port()
     server = create_server(app, host="127.0.0.1", port=port, threads=8)
     threading.Thread(target=server.run, daemon=True).start()
     return Server(f"http://{host}:{port}", server.close)

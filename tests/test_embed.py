@@ -470,3 +470,54 @@ def test_changing_language_inside_the_frame_keeps_it_sized(context, sites):
     page.wait_for_timeout(200)
     assert frame.evaluate("document.documentElement.dir") == "rtl"
     assert_fits(element, frame)
+
+
+@pytest.fixture(scope="module")
+def demo_site(tmp_path_factory, keypair):
+    """The demo partner site (``iwf-widget demo``'s) on one origin, a widget on another."""
+    from iwf_widget.demo import create_app as demo_app
+
+    tmp = tmp_path_factory.mktemp("demo")
+    site_port = B.free_port()
+    app = Flask("partner", instance_path=str(tmp / "instance"))
+    app.config.update(
+        IWF_WIDGET_PARTNER_ID="demo-test",
+        IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
+        IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
+        IWF_WIDGET_INTAKE_PUBLIC_KEY=keypair[1],
+        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp}/outbox.db",
+        IWF_WIDGET_FORWARDER="off",
+        IWF_WIDGET_ALLOWED_ORIGINS=f"http://127.0.0.1:{site_port}",
+    )
+    ReportWidget(app, url_prefix="/report")
+    widget = B.serve_wsgi(app)
+    site = B.serve_wsgi(demo_app(widget.origin), host="127.0.0.1", port=site_port)
+    yield site.origin, widget.origin
+    site.stop()
+    widget.stop()
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar", "en"])
+def test_demo_site_embeds_through_the_snippet(context, demo_site, lang):
+    site, widget = demo_site
+    direction = "rtl" if lang == "ar" else "ltr"
+    page = context.new_page()
+    page.goto(f"{site}/{lang}/")
+    assert page.query_selector(f'script[src="{widget}/report/embed.js"]')
+    element = page.wait_for_selector("iframe.iwf-report-frame")
+    frame = element.content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    page.wait_for_function("() => document.querySelector('iframe').style.blockSize !== '32rem'")
+    assert frame.evaluate("[document.documentElement.lang, document.documentElement.dir]") == [lang, direction]
+    assert_fits(element, frame)
+
+    page.goto(f"{site}/{lang}/button")
+    button = page.wait_for_selector("button.iwf-report-button")
+    assert button.inner_text() == embed.labels(lang)[0]
+    button.click()
+    dialog = page.wait_for_selector("dialog[open]")
+    assert dialog.evaluate("d => getComputedStyle(d).direction") == direction
+    frame = page.wait_for_selector("dialog iframe").content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    assert frame.evaluate("document.documentElement.lang") == lang
+    assert context.cookies() == []
