@@ -10,6 +10,7 @@ from flask import Flask
 
 from .i18n import resource_dir
 from .outbox import Outbox
+from .pages import FormPages
 from .ratelimit import Limiter
 from .sealing import Sealer
 from .settings import Settings
@@ -29,6 +30,7 @@ class WidgetState:
         self.sealer = Sealer(settings.intake_public_key)
         self.static_dir = resource_dir("static")
         self.asset_versions = _asset_versions(self.static_dir)
+        self.pages = FormPages()
         self.limiter = Limiter(
             settings.rate_limit,
             settings.partner_rate_limit,

@@ -104,15 +104,26 @@ def _asset_url(name: str) -> str:
     return url_for("iwf_widget.static", filename=name, v=version)
 
 
-def _render_form(form: ReportForm, status: int = 200, step: str = "scope", notice: str | None = None):
+def _render_form(
+    form: ReportForm,
+    status: int = 200,
+    step: str = "scope",
+    notice: str | None = None,
+    slots: tuple[str, str] | None = None,
+):
     st = state()
-    token = form.iwf_token.current_token
+    work_on = st.settings.work_difficulty > 0
+    if slots is not None:  # the page to be cached (see pages.py)
+        token, work = slots[0], slots[1] if work_on else None
+    else:
+        token = form.iwf_token.current_token
+        work = st.work.challenge(token) if work_on else None
     return _page(
         "form.html",
         status,
         form=form,
         token=token,
-        work=st.work.challenge(token) if st.settings.work_difficulty > 0 else None,
+        work=work,
         step=step,
         errors=error_fields(form) if status == 400 else [],
         notice=notice,
@@ -128,7 +139,17 @@ def form() -> tuple[str, int]:
     step = request.args.get("step", "scope")
     if step not in STEPS:
         step = "scope"
-    return _render_form(_new_form(), step=step)
+    st = state()
+    lang = g.iwf_lang
+    # A new form differs from the last only in its token and challenge: the rest is
+    # rendered once. The page may depend on nothing of the request outside this key.
+    page = st.pages.get(
+        (lang, step, g.get("iwf_accent"), request.script_root),
+        lambda token, work: _render_form(_new_form(), step=step, slots=(token, work))[0],
+    )
+    token = st.signer.issue(lang)
+    work = st.work.challenge(token) if st.settings.work_difficulty > 0 else None
+    return page.fill(token, work), 200
 
 
 @blueprint.post("/form")
