@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from .db import create_engine
+from .db import create_engine, create_schema, upsert
+from .groupcommit import GroupCommit
 
 metadata = sa.MetaData()
 
@@ -24,7 +25,8 @@ reports = sa.Table(
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("partner", sa.String(64), nullable=False),
     # Minute precision: an exact time helps link a report to a person.
-    sa.Column("created", sa.Integer, nullable=False),
+    # 64 bits on every database (PostgreSQL's INTEGER would end in 2038).
+    sa.Column("created", sa.BigInteger, nullable=False),
     sa.Column("sealed", sa.LargeBinary, nullable=False),
     sa.Column("state", sa.String(16), nullable=False, default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
@@ -68,12 +70,22 @@ class Pending:
     attempts: int
 
 
+class _Accepted(t.NamedTuple):
+    id: str
+    partner: str
+    sealed: bytes
+    nonce: str
+    nonce_expires: float
+    created: int
+
+
 class Outbox:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
-        metadata.create_all(self.engine)
+        create_schema(self.engine, metadata)
         self._puts = 0
+        self._accept_group: GroupCommit[_Accepted, str | None] = GroupCommit(self._accept_many)
 
     # -- the widget side ----------------------------------------------------
 
@@ -84,30 +96,43 @@ class Outbox:
 
         Returns None when stored, or the earlier outcome when the token was
         already spent (a replay, a double click): nothing is stored twice.
+        Reports accepted at the same moment by this process's threads share
+        that transaction (see groupcommit.py); each call returns once its
+        report is committed.
         """
         now = time.time()
+        earlier = self._accept_group(_Accepted(report_id, partner, sealed, nonce, nonce_expires, minute(now)))
+        if earlier is None:
+            self._maybe_purge(now)
+        return earlier
+
+    def _accept_many(self, batch: list[_Accepted]) -> list[str | None]:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
-                    spent_tokens.insert().values(
-                        nonce=nonce, expires=nonce_expires, outcome=f"report:{report_id}"
-                    )
+                    spent_tokens.insert(),
+                    [{"nonce": a.nonce, "expires": a.nonce_expires, "outcome": f"report:{a.id}"} for a in batch],
                 )
                 conn.execute(
-                    reports.insert().values(
-                        id=report_id,
-                        partner=partner,
-                        created=minute(now),
-                        sealed=sealed,
-                        state="pending",
-                        attempts=0,
-                        next_attempt_at=0.0,
-                    )
+                    reports.insert(),
+                    [
+                        {
+                            "id": a.id,
+                            "partner": a.partner,
+                            "created": a.created,
+                            "sealed": a.sealed,
+                            "state": "pending",
+                            "attempts": 0,
+                            "next_attempt_at": 0.0,
+                        }
+                        for a in batch
+                    ],
                 )
         except sa.exc.IntegrityError:
-            return self.spent(nonce) or f"report:{report_id}"
-        self._maybe_purge(now)
-        return None
+            if len(batch) > 1:  # a replay among them: each alone, so the others are still stored
+                return [self._accept_many([a])[0] for a in batch]
+            return [self.spent(batch[0].nonce) or f"report:{batch[0].id}"]
+        return [None] * len(batch)
 
     def spend(self, nonce: str, expires: float, outcome: str) -> str | None:
         """Mark a token used without a report (honeypot, too fast); the earlier outcome if any."""
@@ -173,8 +198,7 @@ class Outbox:
             return 0
         with self.engine.begin() as conn:
             result = conn.execute(reports.delete().where(reports.c.id.in_(ids)))
-            conn.execute(sa.delete(forward_state).where(forward_state.c.name == "last_success"))
-            conn.execute(forward_state.insert().values(name="last_success", value=time.time()))
+            upsert(conn, forward_state, {"name": "last_success", "value": time.time()}, "name")
         return result.rowcount or 0
 
     def retry(self, ids: t.Iterable[str], owner: str, error: str, delay: float) -> None:

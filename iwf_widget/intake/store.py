@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from ..db import create_engine
+from ..db import create_engine, create_schema
 from ..protocol import ACCEPTED, DUPLICATE, REJECTED, Result
 from .validate import Report
 
@@ -26,8 +26,9 @@ reports = sa.Table(
     sa.Column("partner", sa.String(64), nullable=False),
     sa.Column("locale", sa.String(8), nullable=False),
     # Both times to the minute: an exact time helps link a report to a person.
-    sa.Column("created", sa.Integer, nullable=False),
-    sa.Column("received", sa.Integer, nullable=False),
+    # 64 bits on every database (PostgreSQL's INTEGER would end in 2038).
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("received", sa.BigInteger, nullable=False),
     sa.Column("urls", sa.Text, nullable=False),  # a JSON list
     sa.Column("content_kind", sa.String(16), nullable=False),
     sa.Column("where_seen", sa.String(16), nullable=False),
@@ -40,7 +41,7 @@ reports = sa.Table(
 class Store:
     def __init__(self, url: str) -> None:
         self.engine = create_engine(url)
-        metadata.create_all(self.engine)
+        create_schema(self.engine, metadata)
 
     def put(self, partner: str, batch: t.Sequence[Report]) -> dict[str, Result]:
         """Store what is new in one transaction; say per id whether it was new.
