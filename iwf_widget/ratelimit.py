@@ -4,12 +4,16 @@ Clients are counted under a keyed hash of their address. The key is random,
 lives only in memory, and is replaced every day, so a counter outlives neither
 the process nor the day, and no stored value can be matched to an address.
 Counting is done by the ``limits`` package (moving windows), in memory or, when
-several servers share state, in Redis.
+several servers share state, in Redis. Then the day's key lives in Redis too
+(set once by whichever server needs it first, read by all, expiring with its
+day), because servers hashing with different keys would count one client as
+several. Redis must run without persistence for the key to stay off disk.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -19,31 +23,71 @@ from limits import RateLimitItem, parse_many
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
+log = logging.getLogger(__name__)
+
 #: Without proof-of-work (JavaScript off) each report weighs this much against the limit.
 NO_WORK_COST = 4
 ROTATE_SECONDS = 86400
+#: How often a server reads the shared key again (a Redis restart loses it; servers converge).
+REFRESH_SECONDS = 60.0
+#: The shared key outlives its period by this much, for clocks that differ a little.
+KEY_SLACK_SECONDS = 300
 
 
 class ClientKeys:
-    """Keyed hashes of client addresses, under a key that rotates daily and is never stored."""
+    """Keyed hashes of client addresses, under a key that rotates daily and is never stored.
 
-    def __init__(self, rotate_seconds: int = ROTATE_SECONDS) -> None:
+    With ``redis_url`` the key of each period is shared by every server through
+    Redis: ``SET NX`` with an expiry at the end of the period, then read back.
+    """
+
+    def __init__(self, rotate_seconds: int = ROTATE_SECONDS, redis_url: str | None = None) -> None:
         self.rotate_seconds = rotate_seconds
         self._lock = threading.Lock()
         self._period = -1
         self._key = b""
+        self._checked = 0.0
+        self._redis = _redis_client(redis_url) if redis_url else None
 
     def _current_key(self) -> bytes:
-        period = int(time.time() // self.rotate_seconds)
-        if period != self._period:
+        now = time.time()
+        period = int(now // self.rotate_seconds)
+        stale = self._redis is not None and now - self._checked > REFRESH_SECONDS
+        if period != self._period or stale:
             with self._lock:
                 if period != self._period:
-                    self._key = secrets.token_bytes(32)
+                    self._key = self._new_key(period, now, b"")
                     self._period = period
+                    self._checked = now
+                elif now - self._checked > REFRESH_SECONDS:
+                    self._key = self._new_key(period, now, self._key)
+                    self._checked = now
         return self._key
+
+    def _new_key(self, period: int, now: float, current: bytes) -> bytes:
+        """This period's key: our own, or the one all servers share (ours offered if Redis lost it)."""
+        if self._redis is None:
+            return secrets.token_bytes(32)
+        name = f"iwf-widget:client-key:{self.rotate_seconds}:{period}"
+        expires = int((period + 1) * self.rotate_seconds - now) + KEY_SLACK_SECONDS
+        self._redis.set(name, current or secrets.token_bytes(32), nx=True, ex=max(1, expires))
+        shared = self._redis.get(name)
+        if not isinstance(shared, bytes) or len(shared) != 32:
+            raise RuntimeError(f"the shared client key in Redis ({name}) is not 32 bytes")
+        return shared
 
     def __call__(self, address: str) -> str:
         return hmac.new(self._current_key(), address.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
+
+
+def _redis_client(url: str) -> t.Any:
+    from .settings import ConfigError
+
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError("IWF_WIDGET_REDIS_URL", "needs the redis package: pip install 'iwf-widget[redis]'") from None
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
 
 
 class Limiter:
@@ -59,8 +103,11 @@ class Limiter:
         self.client_limits: list[RateLimitItem] = parse_many(client_limits) if client_limits else []
         self.partner_limits: list[RateLimitItem] = parse_many(partner_limits) if partner_limits else []
         self.partner = partner
+        # Counters shared through Redis need a hashing key shared the same way.
+        self.shared = storage_uri.startswith(("redis://", "rediss://"))
+        self.keys = ClientKeys(redis_url=storage_uri if self.shared else None)
         self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri))
-        self.keys = ClientKeys()
+        self._warned = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -70,15 +117,30 @@ class Limiter:
         """Count one submission; None if allowed, else seconds until it would be."""
         if not self.enabled:
             return None
-        client = self.keys(address)
-        checks: list[tuple[RateLimitItem, tuple[str, ...]]] = [
-            (item, ("iwf-client", self.partner, client)) for item in self.client_limits
-        ] + [(item, ("iwf-partner", self.partner)) for item in self.partner_limits]
-        for item, ids in checks:
-            if not self.strategy.test(item, *ids, cost=cost):
+        if not self.shared:
+            return self._hit(address, cost)
+        try:
+            return self._hit(address, cost)
+        except Exception as e:  # Redis is down: a report matters more than a limit
+            if time.monotonic() - self._warned > 60:
+                self._warned = time.monotonic()
+                log.warning("rate limits not applied, Redis failed: %s", type(e).__name__)
+            return None
+
+    def _hit(self, address: str, cost: int) -> float | None:
+        # The extra weight of a report without proof-of-work is for the client's
+        # limit only: the partner-wide limit counts reports, or a few people with
+        # JavaScript off would use up everyone's share.
+        checks: list[tuple[RateLimitItem, tuple[str, ...], int]] = []
+        if self.client_limits:
+            client = self.keys(address)
+            checks += [(item, ("iwf-client", self.partner, client), cost) for item in self.client_limits]
+        checks += [(item, ("iwf-partner", self.partner), 1) for item in self.partner_limits]
+        for item, ids, weight in checks:
+            if not self.strategy.test(item, *ids, cost=weight):
                 return self._retry_after(item, ids)
-        for item, ids in checks:
-            if not self.strategy.hit(item, *ids, cost=cost):
+        for item, ids, weight in checks:
+            if not self.strategy.hit(item, *ids, cost=weight):
                 return self._retry_after(item, ids)
         return None
 

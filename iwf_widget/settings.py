@@ -108,7 +108,7 @@ class Settings:
             partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
             trusted_proxies=int(r.number("TRUSTED_PROXIES", default=0, low=0, high=10)),
             work_difficulty=int(r.number("WORK_DIFFICULTY", default=20_000, low=0, high=10_000_000)),
-            redis_url=r.str("REDIS_URL", default="") or None,
+            redis_url=r.redis("REDIS_URL"),
             forwarder=r.bool("FORWARDER", default=True),
             forward_interval=r.number("FORWARD_INTERVAL", default=1.0, low=0.05, high=3600),
             batch_size=int(r.number("BATCH_SIZE", default=100, low=1, high=1000)),
@@ -183,6 +183,16 @@ class _Reader:
         for part in value.split(";"):
             if not RATE.match(part):
                 raise ConfigError(PREFIX + key, f"{part!r} is not like '10/hour' (or 'off')")
+        return value
+
+    def redis(self, key: str) -> str | None:
+        """A ``redis://`` or ``rediss://`` URL, or None when unset (state stays in this process)."""
+        value = self.str(key, default="")
+        if not value:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.netloc:
+            raise ConfigError(PREFIX + key, "must be a URL like redis://127.0.0.1:6379/0 (or rediss:// for TLS)")
         return value
 
     def url(self, key: str, default: t.Any = None) -> str:
