@@ -49,14 +49,24 @@ class Sealer:
 
 
 class Opener:
-    def __init__(self, private_key: str | bytes) -> None:
-        self._box = SealedBox(PrivateKey(decode_key(private_key)))
+    """Opens with the current private key, then with older ones during a key rotation."""
+
+    def __init__(self, private_key: str | bytes, *previous: str | bytes) -> None:
+        self._boxes = [SealedBox(PrivateKey(decode_key(k))) for k in (private_key, *previous)]
 
     def open(self, sealed: bytes) -> dict[str, t.Any]:
+        data = None
+        for box in self._boxes:
+            try:
+                data = box.decrypt(sealed)
+                break
+            except (CryptoError, ValueError):
+                continue
+        if data is None:
+            raise SealError("the sealed report does not open with this key")
         try:
-            data = self._box.decrypt(sealed)
             report = json.loads(data.decode("utf-8"))
-        except (CryptoError, ValueError, UnicodeDecodeError) as e:
+        except (ValueError, UnicodeDecodeError) as e:
             raise SealError("the sealed report does not open with this key") from e
         if not isinstance(report, dict):
             raise SealError("the sealed report is not an object")

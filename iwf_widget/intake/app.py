@@ -32,7 +32,7 @@ class Intake:
     def __init__(self, settings: IntakeSettings) -> None:
         self.settings = settings
         self.store = Store(settings.db_url)
-        self.opener = Opener(settings.private_key)
+        self.opener = Opener(settings.private_key, *settings.previous_private_keys)
         self.slots = threading.BoundedSemaphore(settings.max_inflight)
         self._lock = threading.Lock()
         self._per_partner: Counter[str] = Counter()

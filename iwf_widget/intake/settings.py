@@ -31,12 +31,16 @@ class IntakeSettings:
     max_inflight: int = 8
     #: Batches of one partner processed at once; beyond it, 429 with Retry-After.
     max_inflight_per_partner: int = 4
+    #: Older private keys that still open reports, while partners move to a new public key.
+    previous_private_keys: tuple[bytes, ...] = ()
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any]) -> "IntakeSettings":
+        private_keys = _private_keys(config)
         return cls(
             db_url=db_url(config),
-            private_key=_private_key(config),
+            private_key=private_keys[0],
+            previous_private_keys=private_keys[1:],
             partners=_partners(config),
             max_body=_int(config, "MAX_BODY", protocol.MAX_BODY, 1024, 64 * 1024 * 1024),
             max_reports=_int(config, "MAX_REPORTS", protocol.MAX_REPORTS, 1, protocol.MAX_REPORTS),
@@ -62,18 +66,24 @@ def db_url(config: t.Mapping[str, t.Any]) -> str:
     return value.strip()
 
 
-def _private_key(config: t.Mapping[str, t.Any]) -> bytes:
+def _private_keys(config: t.Mapping[str, t.Any]) -> tuple[bytes, ...]:
+    """The current key first, then older ones (comma-separated) that still open reports."""
     key = PREFIX + "PRIVATE_KEY"
     value = config.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ConfigError(key, "is required (see `iwf-widget keygen`)")
-    try:
-        raw = base64.b64decode(value.strip(), validate=True) if isinstance(value, str) else b""
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise ConfigError(key, "is not a key printed by `iwf-widget keygen`")
-    return raw
+    items = value.split(",") if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else [None]
+    keys = []
+    for n, item in enumerate(items, 1):
+        try:
+            raw = base64.b64decode(item.strip(), validate=True) if isinstance(item, str) else b""
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            where = f"key {n} " if len(items) > 1 else ""
+            raise ConfigError(key, f"{where}is not a key printed by `iwf-widget keygen`")
+        keys.append(raw)
+    return tuple(keys)
 
 
 def _partners(config: t.Mapping[str, t.Any]) -> dict[str, tuple[str, ...]]:
