@@ -3,9 +3,10 @@
 ``static/embed.js`` is the readable source; ``static/embed.min.js`` is built
 from it by terser (``scripts/build-embed``; a test checks that it is current).
 The server fills in the snippet's ``CONFIG`` (the offered languages, the default
-one, the right-to-left ones and, for each language, the label of the button and
-of the iframe and the dialog's close label, all from the gettext catalogs) once
-per process, and serves it with an ETag.
+one, the right-to-left ones and the default language's labels: the button's and
+the iframe's label and the dialog's close label, from the gettext catalogs) once
+per process, and serves it with an ETag; another language's labels come from
+``/embed-labels.js?lang=`` when a page needs them.
 
 A partner may set one colour, the accent (``data-accent="#0b5cad"``). It reaches
 the form as ``?accent=0b5cad``; the server keeps it only if it is a hex colour
@@ -51,11 +52,24 @@ def labels(locale: str) -> list[str]:
 
 
 def config(locales: t.Sequence[str], default: str) -> dict[str, t.Any]:
+    """Only the default language's labels travel with the snippet; others load on demand.
+
+    Labels in 17 scripts would double the snippet's size, while a page almost always
+    uses the partner's default language.
+    """
     return {
         "d": default,
+        "o": list(locales),
         "r": [code for code in locales if code in i18n.RTL],
-        "s": {code: labels(code) for code in locales},
+        "s": {default: labels(default)},
     }
+
+
+@functools.lru_cache(maxsize=None)
+def labels_script(locale: str) -> str:
+    """The labels of one more language, for ``/embed-labels.js?lang=``."""
+    data = json.dumps(labels(locale), ensure_ascii=False, separators=(",", ":"))
+    return f"IWFReport.l({json.dumps(locale)},{data});\n"
 
 
 def compact(source: str) -> str:

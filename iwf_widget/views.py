@@ -75,7 +75,7 @@ def _secure(response: Response) -> Response:
         response,
         document=is_document,
         frame_ancestors=st.settings.allowed_origins,
-        cross_origin_resource=request.endpoint == "iwf_widget.embed_js",
+        cross_origin_resource=request.endpoint in ("iwf_widget.embed_js", "iwf_widget.embed_labels"),
         hsts=request.is_secure,
     )
 
@@ -264,6 +264,18 @@ def embed_js() -> Response:
     response.cache_control.max_age = 3600
     response.set_etag(snippet.etag)
     return response.make_conditional(request)
+
+
+@blueprint.get("/embed-labels.js")
+def embed_labels() -> Response:
+    settings = state().settings
+    lang = i18n.match(request.args.get("lang"), settings.locales)
+    if lang is None:
+        return Response("/* not an offered language */\n", 404, mimetype="text/javascript")
+    response = Response(embed.labels_script(lang), mimetype="text/javascript")
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    return response
 
 
 @blueprint.get("/theme.css")

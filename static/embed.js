@@ -6,8 +6,9 @@
 (function (w, d) {
   "use strict";
   if (w.IWFReport) return w.IWFReport.scan();
-  // {d: default language, r: right-to-left ones, s: {lang: [button and frame title, close]}}
-  var CONFIG = /*@config*/{"d": "en", "r": [], "s": {"en": ["Report child sexual abuse imagery", "Close"]}}/*@*/;
+  // {d: default language, o: offered ones, r: right-to-left ones,
+  //  s: {lang: [button and frame title, close]} for the default; others load on demand}
+  var CONFIG = /*@config*/{"d": "en", "o": ["en"], "r": [], "s": {"en": ["Report child sexual abuse imagery", "Close"]}}/*@*/;
   var SANDBOX = "allow-forms allow-scripts allow-same-origin allow-top-navigation-by-user-activation";
   var CSS = ":where(.iwf-report-button){font:inherit;font-weight:700;min-block-size:2.75rem;" +
     "padding:.5em 1.2em;border:2px solid transparent;border-radius:6px;background:var(--iwf-accent,#0b5cad);color:#fff;cursor:pointer}" +
@@ -33,6 +34,25 @@
   var ORIGIN = src.origin;
   var BASE = ORIGIN + src.pathname.replace(/\/embed\.js$/, "");
   var styled = false;
+  var waiting = {};
+
+  // Another language's labels, from the widget's own origin, then fn().
+  function withLabels(lang, fn) {
+    if (CONFIG.s[lang]) return fn();
+    if (!waiting[lang]) {
+      waiting[lang] = [];
+      var s = el("script", { src: BASE + "/embed-labels.js?lang=" + lang });
+      s.onerror = function () { labels(lang, CONFIG.s[CONFIG.d]); };
+      d.head.appendChild(s);
+    }
+    waiting[lang].push(fn);
+  }
+
+  function labels(lang, text) {
+    if (!CONFIG.s[lang]) CONFIG.s[lang] = text;
+    (waiting[lang] || []).forEach(function (fn) { fn(); });
+    waiting[lang] = [];
+  }
 
   function el(tag, props) {
     var e = d.createElement(tag);
@@ -47,7 +67,7 @@
     tags = tags.concat(d.documentElement.lang, navigator.languages || navigator.language);
     for (var i = 0; i < tags.length; i++) {
       var base = String(tags[i] || "").toLowerCase().split(/[-_]/)[0];
-      if (/^[a-z]{2,3}$/.test(base) && CONFIG.s[base]) return base;
+      if (CONFIG.o.indexOf(base) >= 0) return base;
     }
     return CONFIG.d;
   }
@@ -128,6 +148,12 @@
     if (e.hasAttribute("data-iwf-ready")) return e;
     var mode = o.mode || e.getAttribute("data-mode");
     var lang = language(e, o);
+    e.setAttribute("data-iwf-ready", "");
+    withLabels(lang, function () { build(e, o, mode, lang); });
+    return e;
+  }
+
+  function build(e, o, mode, lang) {
     var text = CONFIG.s[lang];
     var dir = CONFIG.r.indexOf(lang) < 0 ? "ltr" : "rtl";
     var colour = accent(o.accent || e.getAttribute("data-accent"));
@@ -142,7 +168,7 @@
     box.setAttribute("data-iwf-ready", "");
     if (mode !== "button") {
       box.appendChild(frame(url, text[0]));
-      return box;
+      return;
     }
     addStyles();
     var button = el("button", { type: "button", className: "iwf-report-button", textContent: text[0], lang: lang, dir: dir });
@@ -164,7 +190,6 @@
     dialog.addEventListener("close", function () { button.focus(); });
     box.appendChild(button);
     box.appendChild(dialog);
-    return box;
   }
 
   function scan() {
@@ -172,7 +197,7 @@
     for (var i = 0; i < found.length; i++) mount(found[i]);
   }
 
-  w.IWFReport = { mount: mount, scan: scan };
+  w.IWFReport = { mount: mount, scan: scan, l: labels };
   scan();
   if (d.readyState === "loading") d.addEventListener("DOMContentLoaded", scan);
   w.addEventListener("pageshow", function () { d.documentElement.style.visibility = ""; });

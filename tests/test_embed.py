@@ -49,25 +49,33 @@ def test_embed_js_is_small(client, capsys):
     body = client.get("/report/embed.js").data
     size = len(gzip.compress(body, 9))
     with capsys.disabled():
-        print(f"\nembed.js with all 17 languages: {len(body)} bytes, {size} bytes gzipped")
+        print(f"\nembed.js: {len(body)} bytes, {size} bytes gzipped")
     assert size <= 4096, f"embed.js is {size} bytes gzipped (more than 4 KB)"
 
 
-def test_embed_js_carries_the_offered_languages_from_the_catalogs(make_app):
+def test_embed_js_carries_the_offered_languages_and_the_default_labels(make_app):
     client = make_app(IWF_WIDGET_LOCALES="fr,ar,en", IWF_WIDGET_DEFAULT_LOCALE="fr").test_client()
     config = snippet_config(client.get("/report/embed.js").get_data(as_text=True))
     assert config["d"] == "fr"
+    assert config["o"] == ["fr", "ar", "en"]
     assert config["r"] == ["ar"]
-    assert sorted(config["s"]) == ["ar", "en", "fr"]
-    for lang in ("fr", "ar"):
-        catalog = i18n.translations(lang)
-        assert config["s"][lang] == [
-            catalog.gettext("Report child sexual abuse imagery"),
-            catalog.gettext("Close"),
-        ]
-    assert config["s"]["en"] == ["Report child sexual abuse imagery", "Close"]
+    catalog = i18n.translations("fr")
+    assert config["s"] == {"fr": [catalog.gettext("Report child sexual abuse imagery"), catalog.gettext("Close")]}
     every = snippet_config(make_app().test_client().get("/report/embed.js").get_data(as_text=True))
-    assert sorted(every["s"]) == sorted(i18n.LOCALES) and sorted(every["r"]) == ["ar", "ps", "ur"]
+    assert sorted(every["o"]) == sorted(i18n.LOCALES) and sorted(every["r"]) == ["ar", "ps", "ur"]
+
+
+def test_other_languages_labels_load_from_the_widget_origin(make_app):
+    client = make_app(IWF_WIDGET_LOCALES="fr,ar,en").test_client()
+    res = client.get("/report/embed-labels.js?lang=ar")
+    catalog = i18n.translations("ar")
+    expected = json.dumps([catalog.gettext("Report child sexual abuse imagery"), catalog.gettext("Close")],
+                          ensure_ascii=False, separators=(",", ":"))
+    assert res.get_data(as_text=True) == f'IWFReport.l("ar",{expected});\n'
+    assert res.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
+    assert "Set-Cookie" not in res.headers
+    assert client.get("/report/embed-labels.js?lang=es").status_code == 404, "not offered here"
+    assert client.get("/report/embed-labels.js?lang=<script>").status_code == 404
 
 
 def test_minified_snippet_is_built_from_the_source():
@@ -82,7 +90,7 @@ def test_minified_snippet_is_built_from_the_source():
 
 def test_readable_source_is_served_when_no_minified_file(tmp_path):
     shutil.copy(STATIC / embed.SOURCE, tmp_path / embed.SOURCE)
-    snippet = embed.render(tmp_path, ("en", "fr"), "en")
+    snippet = embed.render(tmp_path, ("en", "fr"), "fr")
     text = snippet.body.decode()
     assert '"fr":[' in text and "/*@config*/" not in text and "IWFReport" in text
 
