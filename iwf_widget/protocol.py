@@ -297,7 +297,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" and "٣" are digits to str.isdigit
         return float(value)
     from email.utils import parsedate_to_datetime
 

@@ -294,3 +294,8 @@ def test_a_signed_answer_verifies_only_for_the_request_it_answers(body):
     with pytest.raises(protocol.AuthError):
         protocol.verify_response(answer, body, "test-partner", PARTNERS["test-partner"],
                                  other[protocol.SIGNATURE_HEADER])
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "\u0663", "\u2460", "\U0001d7d9"])
+def test_retry_after_in_digits_of_other_scripts_is_no_number_of_seconds(value):
+    assert protocol.retry_after(value) is None
