@@ -10,7 +10,7 @@ from flask import Flask
 
 from .i18n import resource_dir
 from .outbox import Outbox
-from .pages import FormPages
+from .pages import Pages
 from .ratelimit import Limiter
 from .sealing import Sealer
 from .settings import Settings
@@ -30,7 +30,7 @@ class WidgetState:
         self.sealer = Sealer(settings.intake_public_key)
         self.static_dir = resource_dir("static")
         self.asset_versions = _asset_versions(self.static_dir)
-        self.pages = FormPages()
+        self.pages = Pages()
         self.limiter = Limiter(
             settings.rate_limit,
             settings.partner_rate_limit,

@@ -23,6 +23,7 @@ from . import embed, headers, i18n
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
 from .outbox import minute
+from .pages import SLOTS
 from .ratelimit import NO_WORK_COST, client_address
 from .reference import for_report
 
@@ -142,14 +143,14 @@ def form() -> tuple[str, int]:
     st = state()
     lang = g.iwf_lang
     # A new form differs from the last only in its token and challenge: the rest is
-    # rendered once. The page may depend on nothing of the request outside this key.
+    # rendered once (pages.py). The page may depend on nothing of the request outside this key.
     page = st.pages.get(
-        (lang, step, g.get("iwf_accent"), request.script_root),
-        lambda token, work: _render_form(_new_form(), step=step, slots=(token, work))[0],
+        ("form", lang, step, g.get("iwf_accent"), request.script_root),
+        lambda: _render_form(_new_form(), step=step, slots=(SLOTS["token"], SLOTS["work"]))[0],
     )
     token = st.signer.issue(lang)
     work = st.work.challenge(token) if st.settings.work_difficulty > 0 else None
-    return page.fill(token, work), 200
+    return page.fill(token=token, work=work), 200
 
 
 @blueprint.post("/form")
@@ -173,10 +174,10 @@ def submit() -> tuple[str, int]:
         return _refuse(form, _token_notice("invalid"))
     if claims is None:
         return _refuse(form, _token_notice(form.token_problem or "invalid"))
-    earlier = st.outbox.spent(claims.nonce)
-    if earlier:
-        return _after_replay(form, earlier)
     if not valid:
+        earlier = st.outbox.spent(claims.nonce)
+        if earlier:
+            return _after_replay(form, earlier)
         return _render_form(form, 400, step="report")
     report = {
         "v": 1,
@@ -191,6 +192,7 @@ def submit() -> tuple[str, int]:
         "contact_email": (form.contact_email.data or "").strip(),
     }
     try:
+        # A token already spent (a replay, a double click) stores nothing and gives its earlier outcome.
         earlier = st.outbox.accept(
             claims.nonce, st.settings.partner_id, st.sealer.seal(report), claims.nonce, claims.expires
         )
@@ -209,13 +211,22 @@ def submit() -> tuple[str, int]:
     if earlier:
         return _after_replay(form, earlier)
     st.notify_forwarder()
-    return _page("thanks.html", reference=for_report(claims.nonce), again=False)
+    return _thanks(claims.nonce, again=False)
+
+
+def _thanks(report_id: str, again: bool) -> tuple[str, int]:
+    """The thank-you page, rendered once per language; each report fills in its reference."""
+    page = state().pages.get(
+        ("thanks", g.iwf_lang, again, g.get("iwf_accent"), request.script_root),
+        lambda: _page("thanks.html", reference=SLOTS["reference"], again=again)[0],
+    )
+    return page.fill(reference=for_report(report_id)), 200
 
 
 def _after_replay(form: ReportForm, outcome: str) -> tuple[str, int]:
     """A token sent twice: the same report again (a double click) or the same refusal."""
     if outcome.startswith("report:"):
-        return _page("thanks.html", reference=for_report(outcome[7:]), again=True)
+        return _thanks(outcome[7:], again=True)
     return _refuse(form, _token_notice("invalid"))
 
 

@@ -1,10 +1,12 @@
-"""The new-form page is rendered once and filled in per request: it must be the page the template renders."""
+"""New-form and thank-you pages are rendered once and filled in per request: each must be the page the template renders."""
 from __future__ import annotations
 
 import pytest
 
 from iwf_widget import ReportWidget, views
-from iwf_widget.pages import FormPages
+from iwf_widget.reference import for_report
+from conftest import valid_answers
+from iwf_widget.pages import Pages
 
 
 def fresh_render(app, url: str) -> str:
@@ -61,14 +63,25 @@ def test_without_proof_of_work_the_page_has_no_challenge(make_app):
 
 
 def test_the_cache_keeps_the_most_recently_used_pages():
-    pages = FormPages(size=2)
+    pages = Pages(size=2)
     rendered = []
 
-    def render(token: str, work: str) -> str:
-        rendered.append(token)
-        return f"<p>{token}</p>"
-
     for key in ("a", "b", "a", "c", "a", "b"):
-        pages.get(key, render)
-    assert len(rendered) == 4  # a, b, c, then b again after c pushed it out
+        pages.get(key, lambda: rendered.append(key) or f"<p>{key}</p>")
+    assert rendered == ["a", "b", "c", "b"]  # b again after c pushed it out
+
+
+@pytest.mark.parametrize("url", ["/report/form?lang=en", "/report/form?lang=ar&accent=0b5cad"])
+def test_a_cached_thank_you_page_is_the_rendered_page(app, client, url):
+    for _ in range(2):  # rendered into the cache, then from it
+        page = client.get(url).get_data(as_text=True)
+        answers = valid_answers(page)
+        nonce = ReportWidget.state(app).signer.check(answers["iwf_token"], url.split("lang=")[1][:2]).nonce
+        for again in (False, True):
+            served = client.post(url, data=answers)
+            assert served.status_code == 200
+            with app.test_request_context(url, method="POST"):
+                app.preprocess_request()
+                expected, _ = views._page("thanks.html", reference=for_report(nonce), again=again)
+            assert served.get_data(as_text=True) == expected
 
