@@ -105,7 +105,10 @@ class Settings:
             token_max_age=int(r.number("TOKEN_MAX_AGE", default=7200, low=60, high=86400)),
             emergency_number=r.str("EMERGENCY_NUMBER", default="112"),
             help_text=r.str("HELP_TEXT", default=""),
-            partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
+            # "IWF_WIDGET_RATE_LIMIT=off" means no limits at all unless a partner-wide one is set.
+            partner_rate_limit=r.rate(
+                "PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT if rate_limit else "off"
+            ),
             trusted_proxies=int(r.number("TRUSTED_PROXIES", default=0, low=0, high=10)),
             work_difficulty=int(r.number("WORK_DIFFICULTY", default=20_000, low=0, high=10_000_000)),
             redis_url=r.redis("REDIS_URL"),

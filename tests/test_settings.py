@@ -77,8 +77,14 @@ def test_defaults_follow_the_contract(config, tmp_path):
     assert s.intake_url == "https://intake.example"
 
 
-def test_rate_limit_off_disables_it(config):
-    assert Settings.from_mapping({**config, "IWF_WIDGET_RATE_LIMIT": "off"}, "/tmp").rate_limit is None
+def test_rate_limit_off_disables_every_limit_unless_a_partner_limit_is_set(config):
+    off = Settings.from_mapping({**config, "IWF_WIDGET_RATE_LIMIT": "off"}, "/tmp")
+    assert off.rate_limit is None and off.partner_rate_limit is None
+    partner_only = Settings.from_mapping(
+        {**config, "IWF_WIDGET_RATE_LIMIT": "off", "IWF_WIDGET_PARTNER_RATE_LIMIT": "100/minute"}, "/tmp"
+    )
+    assert partner_only.rate_limit is None and partner_only.partner_rate_limit == "100/minute"
+    assert Settings.from_mapping(config, "/tmp").partner_rate_limit
 
 
 def test_widget_refuses_to_start_with_a_bad_setting(make_app):
