@@ -273,16 +273,18 @@ class Deployment:
         )
 
     def stop(self) -> None:
-        for p in self.forwarders:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+        """SIGTERM to every process at once, then wait for each (SIGKILL after 15 s)."""
+        servers = [*self.widgets, *([self.intake] if self.intake else [])]
+        for popen in [*self.forwarders, *(proc.popen for proc in servers)]:
+            if popen.poll() is None:
+                os.killpg(popen.pid, signal.SIGTERM)
         for p in self.forwarders:
             try:
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        for proc in [*self.widgets, *([self.intake] if self.intake else [])]:
+        for proc in servers:
             proc.stop()
         for log in self._logs:
             log.close()

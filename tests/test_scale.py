@@ -104,10 +104,13 @@ def test_a_claim_skips_rows_another_forwarder_holds(database):
     held = other.begin()
     other.execute(sa.select(reports.c.id).where(reports.c.id.in_(ids[:4])).with_for_update())
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        claimed = pool.submit(box.claim, "second", 10, 30).result(timeout=10)  # does not wait for the lock
+        claim = pool.submit(box.claim, "second", 10, 30)
+        try:
+            claimed = claim.result(timeout=10)  # does not wait for the locked rows
+        finally:
+            held.rollback()
+            other.close()
     assert sorted(p.id for p in claimed) == sorted(ids[4:])
-    held.rollback()
-    other.close()
     assert sorted(p.id for p in box.claim("third", 10, 30)) == sorted(ids[:4])
     box.close()
 
