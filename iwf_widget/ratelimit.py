@@ -32,6 +32,7 @@ ROTATE_SECONDS = 86400
 REFRESH_SECONDS = 60.0
 #: The shared key outlives its period by this much, for clocks that differ a little.
 KEY_SLACK_SECONDS = 300
+REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
 
 
 class ClientKeys:
@@ -60,8 +61,8 @@ class ClientKeys:
                     self._period = period
                     self._checked = now
                 elif now - self._checked > REFRESH_SECONDS:
+                    self._checked = now  # Redis down: keep this period's key, try again later
                     self._key = self._new_key(period, now, self._key)
-                    self._checked = now
         return self._key
 
     def _new_key(self, period: int, now: float, current: bytes) -> bytes:
@@ -87,7 +88,7 @@ def _redis_client(url: str) -> t.Any:
         import redis
     except ImportError:
         raise ConfigError("IWF_WIDGET_REDIS_URL", "needs the redis package: pip install 'iwf-widget[redis]'") from None
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+    return redis.Redis.from_url(url, **REDIS_TIMEOUTS)
 
 
 class Limiter:
@@ -106,7 +107,9 @@ class Limiter:
         # Counters shared through Redis need a hashing key shared the same way.
         self.shared = storage_uri.startswith(("redis://", "rediss://"))
         self.keys = ClientKeys(redis_url=storage_uri if self.shared else None)
-        self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri))
+        # Bounded waits: a Redis cut off by the network must not hold a person's report.
+        options = REDIS_TIMEOUTS if self.shared else {}
+        self.strategy = MovingWindowRateLimiter(storage_from_string(storage_uri, **options))
         self._warned = 0.0
 
     @property
