@@ -7,6 +7,9 @@ transaction as the report, so "stored" and "token used" can never disagree.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 import typing as t
 from dataclasses import dataclass
@@ -16,6 +19,11 @@ import sqlalchemy as sa
 
 from .db import create_engine, create_schema, upsert
 from .groupcommit import GroupCommit
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 metadata = sa.MetaData()
 
@@ -79,13 +87,54 @@ class _Accepted(t.NamedTuple):
     created: int
 
 
+class _WriterQueue:
+    """Processes writing one SQLite outbox take turns here rather than in SQLite.
+
+    SQLite's busy handler sleeps up to 100 ms between tries for its write lock, so
+    under load a report could wait that long with the lock already free; a waiter
+    here starts the moment the writer before it has committed.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._pid: int | None = None
+        # A file lock is held by an open file, not by a thread: threads take turns first.
+        self._threads = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._pid != os.getpid():  # after a fork, a file of this process's own
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *exc: t.Any) -> None:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+def _writer_queue(engine: sa.Engine) -> t.ContextManager[t.Any]:
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:" or fcntl is None:
+        return contextlib.nullcontext()
+    return _WriterQueue(os.path.abspath(database) + "-writers")
+
+
 class Outbox:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
         create_schema(self.engine, metadata)
         self._puts = 0
-        self._accept_group: GroupCommit[_Accepted, str | None] = GroupCommit(self._accept_many)
+        self._writers = _writer_queue(self.engine)
+        self._accept_group: GroupCommit[_Accepted, str | None] = GroupCommit(self._accept_queued)
 
     # -- the widget side ----------------------------------------------------
 
@@ -105,6 +154,10 @@ class Outbox:
         if earlier is None:
             self._maybe_purge(now)
         return earlier
+
+    def _accept_queued(self, batch: list[_Accepted]) -> list[str | None]:
+        with self._writers:
+            return self._accept_many(batch)
 
     def _accept_many(self, batch: list[_Accepted]) -> list[str | None]:
         try:

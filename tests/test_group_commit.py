@@ -112,3 +112,34 @@ def test_a_replay_in_a_batch_spoils_nothing_for_the_others(outbox, tmp_path):
         assert db.execute("select count(*) from iwf_outbox").fetchone() == (30,)
     # and later replays still find the earlier outcome
     assert outbox.accept(f"{0:032x}", "p", b"again", f"{0:032x}", expires) == f"report:{0:032x}"
+
+
+def _accept_from_process(url: str, first: int, count: int) -> None:
+    box = Outbox(url)
+    expires = time.time() + 3600
+    ids = [f"{i:032x}" for i in range(first, first + count)]
+    threads = [
+        threading.Thread(target=lambda part=ids[k::4]: [box.accept(r, "p", b"s", r, expires) for r in part])
+        for k in range(4)
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    box.close()
+
+
+def test_processes_writing_one_outbox_take_turns_and_store_everything(tmp_path):
+    import multiprocessing
+
+    url = f"sqlite:///{tmp_path}/outbox.db"
+    Outbox(url).close()
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_accept_from_process, args=(url, n * 100, 100)) for n in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        assert db.execute("select count(*), count(distinct id) from iwf_outbox").fetchone() == (300, 300)
