@@ -44,6 +44,8 @@ INTAKE_MAX_BODY = 512 * 1024
 REMOTE_ADDR = "198.51.100.23"
 #: Script tags the widget's own pages carry; any other is an injection.
 OWN_SCRIPT = re.compile(r"/report/static/[\w.-]+\?v=[0-9a-f]*")
+#: The one inline icon of the widget's pages (the language link's globe), attribute for attribute.
+OWN_ICON = {"class", "aria-hidden", "focusable", "viewbox", "width", "height"}
 URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "data", "poster", "srcdoc"})
 
 
@@ -65,7 +67,9 @@ def injected_markup(body: str) -> list[str]:
     found = []
     for tag, attrs in parser.elements:
         if tag in ("script", "iframe", "object", "embed", "svg", "img", "style", "base", "frame"):
-            if not (tag == "script" and OWN_SCRIPT.fullmatch(attrs.get("src") or "")):
+            own_script = tag == "script" and OWN_SCRIPT.fullmatch(attrs.get("src") or "")
+            own_icon = tag == "svg" and attrs.get("class") == "iwf-icon" and set(attrs) == OWN_ICON
+            if not (own_script or own_icon):
                 found.append(tag)
         for name, value in attrs.items():
             if name.startswith("on"):
