@@ -283,10 +283,7 @@ def embed_labels() -> Response:
     lang = i18n.match(request.args.get("lang"), settings.locales)
     if lang is None:
         return Response("/* not an offered language */\n", 404, mimetype="text/javascript")
-    response = Response(embed.labels_script(lang), mimetype="text/javascript")
-    response.cache_control.public = True
-    response.cache_control.max_age = 3600
-    return response
+    return _cacheable(Response(embed.labels_script(lang), mimetype="text/javascript"), 3600)
 
 
 @blueprint.get("/theme.css")
@@ -294,9 +291,12 @@ def theme_css() -> Response:
     accent = g.get("iwf_accent")
     if not accent:
         return Response("/* no usable accent colour */\n", 404, mimetype="text/css")
-    response = Response(embed.theme_css(accent), mimetype="text/css")
+    return _cacheable(Response(embed.theme_css(accent), mimetype="text/css"), 31536000)
+
+
+def _cacheable(response: Response, max_age: int) -> Response:
     response.cache_control.public = True
-    response.cache_control.max_age = 31536000
+    response.cache_control.max_age = max_age
     return response
 
 

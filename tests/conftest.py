@@ -60,8 +60,13 @@ def token_of(page: str) -> str:
 
 def valid_answers(page: str, **over: str) -> dict[str, str]:
     """A complete, valid submission for the form on ``page``."""
+    return answers(token_of(page), **over)
+
+
+def answers(token: str, **over: str) -> dict[str, str]:
+    """A complete, valid submission carrying ``token``."""
     data = {
-        "iwf_token": token_of(page),
+        "iwf_token": token,
         "urls": "https://example.com/a.html",
         "content_kind": "images",
         "where_seen": "website",

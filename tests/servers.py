@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+import conftest
 from browser import in_ci
 from procs import FAST_FORWARDING, KEY, PARTNER, ROOT, Proc, free_port, wait_until
 
@@ -310,17 +311,7 @@ def count_rows(url: str, table: str) -> int:
 
 
 def answers(token: str, url: str, **over: str) -> dict[str, str]:
-    data = {
-        "iwf_token": token,
-        "urls": url,
-        "content_kind": "images",
-        "where_seen": "website",
-        "description": "",
-        "contact_email": "",
-        "homepage": "",
-    }
-    data.update(over)
-    return data
+    return conftest.answers(token, urls=url, **over)
 
 
 async def _submit_all(
