@@ -136,7 +136,7 @@ def _new_form(formdata: t.Any = None) -> ReportForm:
 
 
 @blueprint.get("/form")
-def form() -> tuple[str, int]:
+def form() -> tuple[bytes, int]:
     step = request.args.get("step", "scope")
     if step not in STEPS:
         step = "scope"
@@ -154,7 +154,7 @@ def form() -> tuple[str, int]:
 
 
 @blueprint.post("/form")
-def submit() -> tuple[str, int]:
+def submit() -> tuple[str | bytes, int]:
     st = state()
     token = request.form.get("iwf_token", "")
     worked = st.settings.work_difficulty > 0 and st.work.verify(request.form.get("iwf_pow"), token)
@@ -214,7 +214,7 @@ def submit() -> tuple[str, int]:
     return _thanks(claims.nonce, again=False)
 
 
-def _thanks(report_id: str, again: bool) -> tuple[str, int]:
+def _thanks(report_id: str, again: bool) -> tuple[bytes, int]:
     """The thank-you page, rendered once per language; each report fills in its reference."""
     page = state().pages.get(
         ("thanks", g.iwf_lang, again, g.get("iwf_accent"), request.script_root),
@@ -223,7 +223,7 @@ def _thanks(report_id: str, again: bool) -> tuple[str, int]:
     return page.fill(reference=for_report(report_id)), 200
 
 
-def _after_replay(form: ReportForm, outcome: str) -> tuple[str, int]:
+def _after_replay(form: ReportForm, outcome: str) -> tuple[str | bytes, int]:
     """A token sent twice: the same report again (a double click) or the same refusal."""
     if outcome.startswith("report:"):
         return _thanks(outcome[7:], again=True)
