@@ -247,24 +247,52 @@ def sizes(base: str) -> dict[str, t.Any]:
 # -- load -----------------------------------------------------------------------
 
 
-def measure_get(
-    server: Server, plan: Plan, client: str, harvest: str | None = None, forms: int = 0
-) -> dict[str, float]:
-    """Form GETs per second; the warm-up keeps ``forms`` forms (token and challenge) in ``harvest``."""
+def harvest_forms(server: Server, plan: Plan, client: str, harvest: str, forms: int) -> None:
+    """Warm the widget up while keeping at least ``forms`` of its forms (token and challenge) in ``harvest``."""
     import load
 
     url = f"{server.url}/report/form?lang={LANG}"
     load.run(url, plan.warmup_seconds, plan.connections, harvest=harvest, client=client)
-    for more in range(10):
-        if not harvest or _lines(harvest) >= forms:
+    for more in range(max(1, round(plan.warmup_seconds))):  # at most as long again
+        if _lines(harvest) >= forms:
             break
         load.run(url, 1, plan.connections, harvest=f"{harvest}.{more}", client=client)
         with open(f"{harvest}.{more}", encoding="utf-8") as src, open(harvest, "a", encoding="utf-8") as out:
             out.write(src.read())
-    result = load.run(url, plan.get_seconds, plan.connections, client=client)
-    if result.errors:
-        log(f"{server.name}: {result.errors} failed requests")
-    return {"rps": result.rps, "p50_ms": result.p50_ms, "p99_ms": result.p99_ms, "client": result.client}
+
+
+def measure_gets(servers: list[Server], plan: Plan, client: str) -> dict[str, dict[str, t.Any]]:
+    """Form GETs per second for each server, measured in turns of one second.
+
+    Taking turns, rather than one server after the other, makes the ratios hold
+    even when something else on the machine takes CPU for a while.
+    """
+    import load
+
+    slices: dict[str, list[t.Any]] = {s.name: [] for s in servers}
+    turns = max(1, round(plan.get_seconds))
+    for turn in range(turns):
+        for server in servers[turn % len(servers) :] + servers[: turn % len(servers)]:
+            result = load.run(f"{server.url}/report/form?lang={LANG}", 1, plan.connections, client=client)
+            if result.errors:
+                log(f"{server.name}: {result.errors} failed requests")
+            slices[server.name].append(result)
+    out = {}
+    for name, results in slices.items():
+        seconds = sum(r.seconds for r in results)
+        out[name] = {
+            "rps": sum(r.requests - r.errors for r in results) / seconds,
+            "p50_ms": statistics.median(r.p50_ms for r in results),
+            "p99_ms": statistics.median(r.p99_ms for r in results),
+            "client": results[0].client,
+        }
+    return out
+
+
+def load_run(server: Server, seconds: float, plan: Plan, client: str) -> t.Any:
+    import load
+
+    return load.run(f"{server.url}/report/form?lang={LANG}", seconds, plan.connections, client=client)
 
 
 def _lines(path: str) -> int:
@@ -483,38 +511,43 @@ def _percentile(values: t.Sequence[float], pct: float) -> float:
 
 
 def one_run(plan: Plan, client: str, folder: str, private: str, public: str, with_sizes: bool) -> dict[str, t.Any]:
+    import httpx
+
     f: dict[str, t.Any] = {}
     os.makedirs(folder)
-    # The widget: sizes, form pages, then submissions on forms it served.
     widget = Server(
         "widget", "apps:widget()", folder, widget_env(folder, public, "http://127.0.0.1:9", "outbox.db", False)
     ).start("/report/healthz")
+    others: list[Server] = []
     try:
         if with_sizes:
             f.update(sizes(widget.url))
-        import httpx
-
-        page = httpx.get(f"{widget.url}/report/form?lang={LANG}").content
         with open(os.path.join(folder, "page.html"), "wb") as out:
-            out.write(page)
+            out.write(httpx.get(f"{widget.url}/report/form?lang={LANG}").content)
+        # The ceiling serves the widget's own page, byte for byte.
+        others = [
+            Server("ceiling", "apps:ceiling()", folder, {"IWF_BENCH_PAGE": os.path.join(folder, "page.html")}),
+            Server("baseline", "baseline_app:create_app()", folder, {}),
+        ]
+        for server in others:
+            server.start(f"/report/form?lang={LANG}")
+        log("form GET: warming up, fetching forms ahead")
         harvested = os.path.join(folder, "forms.txt")
-        log("form GET")
-        forms = int(plan.submit_seconds * FORMS_PER_SUBMIT_SECOND)
-        w = measure_get(widget, plan, client, harvest=harvested, forms=forms)
+        harvest_forms(widget, plan, client, harvested, int(plan.submit_seconds * FORMS_PER_SUBMIT_SECOND))
+        for server in others:
+            load_run(server, 1, plan, client)
+        log("form GET: widget, ceiling and baseline in turns")
+        gets = measure_gets([widget, *others], plan, client)
+        for server in others:
+            server.stop()
         log("submissions")
         s = measure_submit(widget, folder, harvested, plan, client, private)
         rss = widget.peak_rss_mb()
     finally:
-        widget.stop()
-    for name, app, env in (
-        ("ceiling", "apps:ceiling()", {"IWF_BENCH_PAGE": os.path.join(folder, "page.html")}),
-        ("baseline", "baseline_app:create_app()", {}),
-    ):
-        server = Server(name, app, folder, env).start(f"/report/form?lang={LANG}")
-        try:
-            f[f"{name}_get"] = measure_get(server, plan, client)
-        finally:
+        for server in [widget, *others]:
             server.stop()
+    w = gets["widget"]
+    f["ceiling_get"], f["baseline_get"] = gets["ceiling"], gets["baseline"]
     log("raw durable inserts")
     raw = raw_insert_rate(folder, plan.raw_seconds)
     f.update(
@@ -658,13 +691,16 @@ def main() -> None:
     if client == "python":
         log("wrk is not installed (apt-get install wrk): the asyncio client shares the CPU with the servers")
     private, public = generate_keypair()
-    folder = tempfile.mkdtemp(prefix="iwf-bench-", dir=args.dir)
+    folder = os.path.abspath(tempfile.mkdtemp(prefix="iwf-bench-", dir=args.dir))
+    # Started from here, servers import the installed iwf_widget, not a checkout they happen to be in.
+    os.chdir(folder)
     results = []
     try:
         for n in range(runs):
             log(f"run {n + 1} of {runs} in {folder}")
             results.append(one_run(plan, client, os.path.join(folder, f"run{n}"), private, public, n == 0))
     finally:
+        os.chdir(ROOT)
         shutil.rmtree(folder, ignore_errors=True)
     result = combine(results)
     result["seconds"] = time.monotonic() - started
