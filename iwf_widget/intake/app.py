@@ -9,11 +9,16 @@ it is stored.
 from __future__ import annotations
 
 import logging
+import math
 import threading
+import time
 import typing as t
 from collections import Counter
 
 from flask import Flask, Response, request
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -26,6 +31,14 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 
+class PartnerLimited(Exception):
+    """A partner sent more reports than its limit allows; it may retry after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        super().__init__(wait)
+
+
 class Intake:
     """What the intake's views share, built once."""
 
@@ -36,6 +49,16 @@ class Intake:
         self.slots = threading.BoundedSemaphore(settings.max_inflight)
         self._lock = threading.Lock()
         self._per_partner: Counter[str] = Counter()
+        self.limits = parse_many(settings.partner_rate_limit) if settings.partner_rate_limit else []
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def allow(self, partner: str, reports: int) -> float | None:
+        """Count a partner's reports; None if allowed, else seconds until they would be."""
+        for item in self.limits:
+            if not self.limiter.hit(item, "iwf-intake", partner, cost=reports):
+                stats = self.limiter.get_window_stats(item, "iwf-intake", partner)
+                return max(1.0, stats.reset_time - time.time())
+        return None
 
     def enter(self, partner: str) -> bool:
         with self._lock:
@@ -53,6 +76,9 @@ class Intake:
     def receive(self, signed: protocol.Signed, body: bytes) -> list[protocol.Result]:
         """Unseal, check and store one authenticated batch; one result per report, in order."""
         batch = protocol.decode_batch(body, signed.partner, self.settings.max_reports)
+        wait = self.allow(signed.partner, len(batch.reports))
+        if wait is not None:
+            raise PartnerLimited(wait)
         refused: dict[str, protocol.Result] = {}
         good: list[validate.Report] = []
         for item in batch.reports:
@@ -131,6 +157,8 @@ def _reports(intake: Intake) -> Response:
             results = intake.receive(signed, body)
         except protocol.ProtocolError as e:
             return _error(e.status, str(e))
+        except PartnerLimited as e:
+            return _error(429, "too many reports from this partner; retry later", retry_after=math.ceil(e.wait))
         except SQLAlchemyError as e:
             # The type only: the message of a database error can quote report content.
             log.error("storing a batch from %s failed: %s", signed.partner, type(e).__name__)

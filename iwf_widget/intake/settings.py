@@ -12,12 +12,18 @@ import os
 import typing as t
 from dataclasses import dataclass
 
+from limits import parse_many
+
 from .. import protocol
 from ..settings import ConfigError
 
 PREFIX = "IWF_INTAKE_"
 #: Where the reports go when ``IWF_INTAKE_DB_URL`` is not set: a file in the working directory.
 DEFAULT_DB = os.path.join("instance", "iwf_intake.db")
+
+
+#: Generous for a partner draining a day's backlog; a bound on a compromised partner's flood.
+DEFAULT_PARTNER_RATE_LIMIT = "60000/hour"
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class IntakeSettings:
     max_inflight_per_partner: int = 4
     #: Older private keys that still open reports, while partners move to a new public key.
     previous_private_keys: tuple[bytes, ...] = ()
+    #: Reports one partner may deliver, in the ``limits`` notation; None for no limit.
+    partner_rate_limit: str | None = DEFAULT_PARTNER_RATE_LIMIT
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any]) -> "IntakeSettings":
@@ -46,6 +54,7 @@ class IntakeSettings:
             max_reports=_int(config, "MAX_REPORTS", protocol.MAX_REPORTS, 1, protocol.MAX_REPORTS),
             max_inflight=_int(config, "MAX_INFLIGHT", 8, 1, 1024),
             max_inflight_per_partner=_int(config, "MAX_INFLIGHT_PER_PARTNER", 4, 1, 1024),
+            partner_rate_limit=_rate(config, "PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
         )
 
 
@@ -124,3 +133,15 @@ def _int(config: t.Mapping[str, t.Any], name: str, default: int, low: int, high:
     if isinstance(value, bool) or not low <= number <= high:
         raise ConfigError(PREFIX + name, f"must be between {low} and {high}")
     return number
+
+
+def _rate(config: t.Mapping[str, t.Any], name: str, default: str) -> str | None:
+    value = config.get(PREFIX + name)
+    text = default if value is None or not str(value).strip() else str(value).strip()
+    if text.lower() == "off":
+        return None
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ConfigError(PREFIX + name, f"{text!r} is not like '60000/hour' (or 'off')") from None
+    return text
