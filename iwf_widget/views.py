@@ -163,7 +163,7 @@ def submit() -> tuple[str | bytes, int]:
     if wait is not None:
         return too_many_requests(wait)
     st.work.note_submission()
-    if not _same_origin_request():
+    if not _same_origin_request(st.settings.trusted_proxies):
         return _refuse(_new_form(request.form), gettext("This form can only be sent from its own page."))
     form = _new_form(request.form)
     valid = form.validate()
@@ -253,7 +253,7 @@ def _token_notice(kind: str) -> str:
     )
 
 
-def _same_origin_request() -> bool:
+def _same_origin_request(trusted_proxies: int) -> bool:
     """Refuse submissions made from other sites; older browsers send neither header."""
     site = request.headers.get("Sec-Fetch-Site")
     if site in ("cross-site", "same-site"):
@@ -261,7 +261,11 @@ def _same_origin_request() -> bool:
     origin = request.headers.get("Origin")
     # With Referrer-Policy: no-referrer, browsers send "Origin: null" on form posts.
     if origin and origin != "null":
-        return origin.split("://", 1)[-1] == request.host
+        hosts = {request.host}
+        if trusted_proxies:  # behind a proxy that may rewrite Host, the host the browser used
+            forwarded = request.headers.get("X-Forwarded-Host", "").split(",")
+            hosts.add(forwarded[-min(trusted_proxies, len(forwarded))].strip())
+        return origin.split("://", 1)[-1] in hosts
     return True
 
 

@@ -312,3 +312,14 @@ def test_healthz_counts_reports_waiting(client, submit):
     health = client.get("/report/healthz").get_json()
     assert health["outbox_pending"] == 2
     assert health["oldest_pending_age_s"] >= 0
+
+
+def test_behind_a_trusted_proxy_the_forwarded_host_counts_as_the_form_own(make_app, tmp_path):
+    client = make_app(IWF_WIDGET_TRUSTED_PROXIES="1").test_client()
+    page = client.get("/report/form").get_data(as_text=True)
+    headers = {"Origin": "https://report.partner.example", "X-Forwarded-Host": "report.partner.example",
+               "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/report/form", data=valid_answers(page), headers=headers).status_code == 200
+    untrusted = make_app().test_client()
+    page = untrusted.get("/report/form").get_data(as_text=True)
+    assert untrusted.post("/report/form", data=valid_answers(page), headers=headers).status_code == 400
