@@ -70,7 +70,16 @@
 
   doc.addEventListener("click", function (ev) {
     var el = ev.target.closest && ev.target.closest("[data-iwf-exit],[data-iwf-go],a[href^='#']");
-    if (!el) return;
+    if (!el) {
+      // Inside a frame, moving between the form's own pages adds no history entry.
+      var link = ev.target.closest && ev.target.closest("a[href]:not([target])");
+      if (link && window.top !== window && link.origin === location.origin && !ev.defaultPrevented &&
+          !(ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey)) {
+        ev.preventDefault();
+        location.replace(link.href);
+      }
+      return;
+    }
     if (el.hasAttribute("data-iwf-exit")) return leave(ev);
     ev.preventDefault();
     if (el.hasAttribute("data-iwf-go")) return show(el.getAttribute("data-iwf-go"));

@@ -405,6 +405,19 @@ def test_keyboard_only_submission(context, sites):
     assert sites.pending() == before + 1
 
 
+def test_moving_between_the_forms_pages_in_the_frame_adds_no_history(context, sites):
+    page, element, frame = open_inline(context, f"{sites.host}/fr-inline.html")
+    history = page.evaluate("history.length")
+    frame.click(".iwf-languages a")
+    frame.wait_for_selector('a[hreflang="ar"]')
+    frame.click('a[hreflang="ar"]')
+    frame = element.content_frame()
+    frame.wait_for_function("document.documentElement.lang === 'ar'")
+    assert frame.evaluate("document.documentElement.dir") == "rtl"
+    assert page.evaluate("history.length") == history, "a link inside the frame added a history entry"
+    assert_fits(element, frame)
+
+
 def test_errors_come_back_in_place(context, sites):
     page, element, frame = open_inline(context, f"{sites.host}/fr-inline.html")
     history = page.evaluate("history.length")
