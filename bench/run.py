@@ -73,8 +73,14 @@ class Plan:
     runs: int
 
 
-QUICK = Plan(3, 2, 3, 16, 3000, 100, 25.0, 1.5, 1)
-FULL = Plan(10, 4, 10, 16, 10_000, 600, 40.0, 5.0, 3)
+QUICK = Plan(
+    get_seconds=3, warmup_seconds=2, submit_seconds=3, connections=16, drain_reports=3000,
+    e2e_reports=100, e2e_rate=25.0, raw_seconds=1.5, runs=1,
+)
+FULL = Plan(
+    get_seconds=10, warmup_seconds=4, submit_seconds=10, connections=16, drain_reports=10_000,
+    e2e_reports=600, e2e_rate=40.0, raw_seconds=5.0, runs=3,
+)
 
 
 # -- setting up ---------------------------------------------------------------
@@ -115,20 +121,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(url: str, proc: subprocess.Popen, what: str, seconds: float = 30) -> None:
+def wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> str | None:
+    """None once ``url`` answers, else why it did not."""
     import httpx
 
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         if proc.poll() is not None:
-            raise SystemExit(f"{what} exited at start ({proc.returncode}); see its log in the work folder")
+            return f"exited at start ({proc.returncode})"
         try:
             if httpx.get(url, timeout=1).status_code < 500:
-                return
+                return None
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise SystemExit(f"{what} did not start within {seconds:.0f} s")
+    return f"did not start within {seconds:.0f} s"
 
 
 class Server:
@@ -138,7 +145,8 @@ class Server:
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._log = open(os.path.join(folder, f"{name}.log"), "wb")
+        self.log_path = os.path.join(folder, f"{name}.log")
+        self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn",
@@ -152,7 +160,11 @@ class Server:
         )
 
     def start(self, path: str) -> "Server":
-        wait_for(self.url + path, self.proc, self.name)
+        problem = wait_for(self.url + path, self.proc)
+        if problem:
+            self.stop()
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                raise SystemExit(f"{self.name} {problem}:\n{f.read()[-2000:]}")
         log(f"{self.name} is up")
         return self
 
@@ -267,13 +279,11 @@ def measure_gets(servers: list[Server], plan: Plan, client: str) -> dict[str, di
     Taking turns, rather than one server after the other, makes the ratios hold
     even when something else on the machine takes CPU for a while.
     """
-    import load
-
     slices: dict[str, list[t.Any]] = {s.name: [] for s in servers}
     turns = max(1, round(plan.get_seconds))
     for turn in range(turns):
         for server in servers[turn % len(servers) :] + servers[: turn % len(servers)]:
-            result = load.run(f"{server.url}/report/form?lang={LANG}", 1, plan.connections, client=client)
+            result = load_run(server, 1, plan, client)
             if result.errors:
                 log(f"{server.name}: {result.errors} failed requests")
             slices[server.name].append(result)
