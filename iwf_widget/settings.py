@@ -63,7 +63,7 @@ class Settings:
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str) -> "Settings":
         """Build from ``app.config`` or ``os.environ``; raise one ConfigError naming the key."""
-        r = _Reader(config)
+        r = Reader(config)
         locales = r.list("LOCALES", default=list(LOCALES))
         for code in locales:
             if code not in LOCALES:
@@ -121,24 +121,25 @@ class Settings:
         )
 
 
-class _Reader:
+class Reader:
     """Reads one kind of value per method, accepting both app.config and env shapes."""
 
-    def __init__(self, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, config: t.Mapping[str, t.Any], prefix: str = PREFIX) -> None:
         self.config = config
+        self.prefix = prefix
 
     def raw(self, key: str, default: t.Any) -> t.Any:
-        value = self.config.get(PREFIX + key)
+        value = self.config.get(self.prefix + key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if default is _REQUIRED:
-                raise ConfigError(PREFIX + key, "is required")
+                raise ConfigError(self.prefix + key, "is required")
             return default
         return value
 
     def str(self, key: str, default: t.Any = None) -> str:
         value = self.raw(key, _REQUIRED if default is None else default)
         if not isinstance(value, str):
-            raise ConfigError(PREFIX + key, "must be a string")
+            raise ConfigError(self.prefix + key, "must be a string")
         return value.strip()
 
     def list(self, key: str, default: t.Any = None) -> list[str]:
@@ -148,11 +149,11 @@ class _Reader:
         elif isinstance(value, (list, tuple)):
             items = list(value)
         else:
-            raise ConfigError(PREFIX + key, "must be a list or a comma-separated string")
+            raise ConfigError(self.prefix + key, "must be a list or a comma-separated string")
         out = []
         for item in items:
             if not isinstance(item, str):
-                raise ConfigError(PREFIX + key, "must hold strings")
+                raise ConfigError(self.prefix + key, "must hold strings")
             if item.strip():
                 out.append(item.strip())
         return out
@@ -162,9 +163,19 @@ class _Reader:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(PREFIX + key, f"{value!r} is not a number") from None
+            raise ConfigError(self.prefix + key, f"{value!r} is not a number") from None
         if isinstance(value, bool) or not low <= number <= high:
-            raise ConfigError(PREFIX + key, f"must be between {low:g} and {high:g}")
+            raise ConfigError(self.prefix + key, f"must be between {low:g} and {high:g}")
+        return number
+
+    def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.raw(key, default)
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(self.prefix + key, f"{value!r} is not a whole number") from None
+        if isinstance(value, bool) or not low <= number <= high:
+            raise ConfigError(self.prefix + key, f"must be between {low} and {high}")
         return number
 
     def bool(self, key: str, default: bool) -> bool:
@@ -176,7 +187,7 @@ class _Reader:
             return True
         if text in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(PREFIX + key, f"{value!r} is not on or off")
+        raise ConfigError(self.prefix + key, f"{value!r} is not on or off")
 
     def rate(self, key: str, default: str) -> str | None:
         """Limits in the ``limits`` notation, ``10/hour;30/day``; None for ``off``."""
@@ -185,7 +196,7 @@ class _Reader:
             return None
         for part in value.split(";"):
             if not RATE.match(part):
-                raise ConfigError(PREFIX + key, f"{part!r} is not like '10/hour' (or 'off')")
+                raise ConfigError(self.prefix + key, f"{part!r} is not like '10/hour' (or 'off')")
         return value
 
     def redis(self, key: str) -> str | None:
@@ -195,14 +206,14 @@ class _Reader:
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("redis", "rediss") or not parts.netloc:
-            raise ConfigError(PREFIX + key, "must be a URL like redis://127.0.0.1:6379/0 (or rediss:// for TLS)")
+            raise ConfigError(self.prefix + key, "must be a URL like redis://127.0.0.1:6379/0 (or rediss:// for TLS)")
         return value
 
     def url(self, key: str, default: t.Any = None) -> str:
         value = self.str(key, default)
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(PREFIX + key, f"{value!r} is not an http(s) URL")
+            raise ConfigError(self.prefix + key, f"{value!r} is not an http(s) URL")
         return value
 
     def key(self, key: str) -> bytes:
@@ -212,7 +223,7 @@ class _Reader:
         except (binascii.Error, ValueError):
             raw = b""
         if len(raw) != 32:
-            raise ConfigError(PREFIX + key, "is not a key printed by `iwf-widget keygen`")
+            raise ConfigError(self.prefix + key, "is not a key printed by `iwf-widget keygen`")
         return raw
 
 

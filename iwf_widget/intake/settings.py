@@ -12,10 +12,9 @@ import os
 import typing as t
 from dataclasses import dataclass
 
-from limits import parse_many
 
 from .. import protocol
-from ..settings import ConfigError
+from ..settings import ConfigError, Reader
 
 PREFIX = "IWF_INTAKE_"
 #: Where the reports go when ``IWF_INTAKE_DB_URL`` is not set: a file in the working directory.
@@ -45,16 +44,17 @@ class IntakeSettings:
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any]) -> "IntakeSettings":
         private_keys = _private_keys(config)
+        r = Reader(config, PREFIX)
         return cls(
             db_url=db_url(config),
             private_key=private_keys[0],
             previous_private_keys=private_keys[1:],
             partners=_partners(config),
-            max_body=_int(config, "MAX_BODY", protocol.MAX_BODY, 1024, 64 * 1024 * 1024),
-            max_reports=_int(config, "MAX_REPORTS", protocol.MAX_REPORTS, 1, protocol.MAX_REPORTS),
-            max_inflight=_int(config, "MAX_INFLIGHT", 8, 1, 1024),
-            max_inflight_per_partner=_int(config, "MAX_INFLIGHT_PER_PARTNER", 4, 1, 1024),
-            partner_rate_limit=_rate(config, "PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
+            max_body=r.integer("MAX_BODY", protocol.MAX_BODY, 1024, 64 * 1024 * 1024),
+            max_reports=r.integer("MAX_REPORTS", protocol.MAX_REPORTS, 1, protocol.MAX_REPORTS),
+            max_inflight=r.integer("MAX_INFLIGHT", 8, 1, 1024),
+            max_inflight_per_partner=r.integer("MAX_INFLIGHT_PER_PARTNER", 4, 1, 1024),
+            partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
         )
 
 
@@ -121,27 +121,3 @@ def _partners(config: t.Mapping[str, t.Any]) -> dict[str, tuple[str, ...]]:
         partners[partner] = tuple(keys)
     return partners
 
-
-def _int(config: t.Mapping[str, t.Any], name: str, default: int, low: int, high: int) -> int:
-    value = config.get(PREFIX + name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(PREFIX + name, f"{value!r} is not a whole number") from None
-    if isinstance(value, bool) or not low <= number <= high:
-        raise ConfigError(PREFIX + name, f"must be between {low} and {high}")
-    return number
-
-
-def _rate(config: t.Mapping[str, t.Any], name: str, default: str) -> str | None:
-    value = config.get(PREFIX + name)
-    text = default if value is None or not str(value).strip() else str(value).strip()
-    if text.lower() == "off":
-        return None
-    try:
-        parse_many(text)
-    except ValueError:
-        raise ConfigError(PREFIX + name, f"{text!r} is not like '60000/hour' (or 'off')") from None
-    return text
