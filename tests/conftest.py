@@ -19,25 +19,34 @@ def keypair() -> tuple[str, str]:
     return generate_keypair()
 
 
+def partner_app(folder, public_key: str, **config: t.Any) -> Flask:
+    """A partner app with the widget at /report, its instance and outbox in ``folder``.
+
+    Lenient by default (no minimum fill time, no rate limit, no forwarder thread);
+    keyword arguments override any setting.
+    """
+    app = Flask("partner", instance_path=str(folder / "instance"))
+    app.config.update(
+        IWF_WIDGET_PARTNER_ID="test-partner",
+        IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
+        IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
+        IWF_WIDGET_INTAKE_PUBLIC_KEY=public_key,
+        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{folder}/outbox.db",
+        IWF_WIDGET_MIN_FILL_SECONDS=0,
+        IWF_WIDGET_RATE_LIMIT="off",
+        IWF_WIDGET_FORWARDER="off",
+    )
+    app.config.update(config)
+    ReportWidget(app, url_prefix="/report")
+    return app
+
+
 @pytest.fixture
 def make_app(tmp_path, keypair) -> t.Callable[..., Flask]:
     """Build a partner app with the widget at /report; keyword arguments override config."""
 
     def factory(**config: t.Any) -> Flask:
-        app = Flask("partner", instance_path=str(tmp_path / "instance"))
-        app.config.update(
-            IWF_WIDGET_PARTNER_ID="test-partner",
-            IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
-            IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
-            IWF_WIDGET_INTAKE_PUBLIC_KEY=keypair[1],
-            IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp_path}/outbox.db",
-            IWF_WIDGET_MIN_FILL_SECONDS=0,
-            IWF_WIDGET_RATE_LIMIT="off",
-            IWF_WIDGET_FORWARDER="off",
-        )
-        app.config.update(config)
-        ReportWidget(app, url_prefix="/report")
-        return app
+        return partner_app(tmp_path, keypair[1], **config)
 
     return factory
 

@@ -12,11 +12,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from flask import Flask
 
 import browser as B
-from conftest import SIGNING_KEY
-from iwf_widget import ReportWidget, embed, i18n
+from conftest import partner_app
+from iwf_widget import embed, i18n
 
 STATIC = i18n.resource_dir("static")
 
@@ -183,20 +182,13 @@ def sites(tmp_path_factory, keypair) -> t.Iterator[Sites]:
     folder.mkdir()
     host_port = B.free_port()
     host = f"http://127.0.0.1:{host_port}"
-    app = Flask("partner", instance_path=str(tmp / "instance"))
-    app.config.update(
+    app = partner_app(
+        tmp,
+        keypair[1],
         IWF_WIDGET_PARTNER_ID="embed-test",
-        IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
-        IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
-        IWF_WIDGET_INTAKE_PUBLIC_KEY=keypair[1],
-        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp}/outbox.db",
-        IWF_WIDGET_MIN_FILL_SECONDS=0,
-        IWF_WIDGET_RATE_LIMIT="off",
-        IWF_WIDGET_FORWARDER="off",
         IWF_WIDGET_ALLOWED_ORIGINS=host,
         IWF_WIDGET_EXIT_URL=f"{host}/exit.html",
     )
-    ReportWidget(app, url_prefix="/report")
     widget_server = B.serve_wsgi(app)
     widget = f"{widget_server.origin}/report"
     for name, (lang, direction, markup) in PAGES.items():
@@ -501,17 +493,14 @@ def demo_site(tmp_path_factory, keypair):
 
     tmp = tmp_path_factory.mktemp("demo")
     site_port = B.free_port()
-    app = Flask("partner", instance_path=str(tmp / "instance"))
-    app.config.update(
+    app = partner_app(
+        tmp,
+        keypair[1],
         IWF_WIDGET_PARTNER_ID="demo-test",
-        IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
-        IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
-        IWF_WIDGET_INTAKE_PUBLIC_KEY=keypair[1],
-        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp}/outbox.db",
-        IWF_WIDGET_FORWARDER="off",
+        IWF_WIDGET_MIN_FILL_SECONDS=3,
+        IWF_WIDGET_RATE_LIMIT="20/hour;100/day",
         IWF_WIDGET_ALLOWED_ORIGINS=f"http://127.0.0.1:{site_port}",
     )
-    ReportWidget(app, url_prefix="/report")
     widget = B.serve_wsgi(app)
     site = B.serve_wsgi(demo_app(widget.origin), host="127.0.0.1", port=site_port)
     yield site.origin, widget.origin
