@@ -6,8 +6,9 @@ import os
 import threading
 import typing as t
 
-from flask import Flask
+from flask import Flask, Response, request
 
+from . import headers
 from .i18n import resource_dir
 from .outbox import Outbox
 from .pages import Pages
@@ -79,6 +80,20 @@ def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:
     return versions
 
 
+def _unrouted_headers(prefix: str) -> t.Callable[[Response], Response]:
+    """Headers for answers under the prefix that no widget route produced (404, 405).
+
+    The blueprint's own hooks run only once a route has matched.
+    """
+
+    def apply(response: Response) -> Response:
+        if request.blueprint is None and (request.path == prefix or request.path.startswith(prefix + "/")):
+            headers.apply(response, document=False, frame_ancestors=())
+        return response
+
+    return apply
+
+
 class ReportWidget:
     """Mounts the report form on a Flask app.
 
@@ -98,7 +113,9 @@ class ReportWidget:
         settings = Settings.from_mapping(app.config, app.instance_path)
         state = WidgetState(settings)
         app.extensions["iwf_widget"] = state
-        app.register_blueprint(blueprint, url_prefix=url_prefix or self.url_prefix)
+        prefix = (url_prefix or self.url_prefix).rstrip("/")
+        app.register_blueprint(blueprint, url_prefix=prefix)
+        app.after_request(_unrouted_headers(prefix))
 
     @staticmethod
     def state(app: Flask) -> WidgetState:

@@ -166,3 +166,24 @@ def test_static_route_refuses_path_traversal(client, path):
     assert r.status_code in (400, 404), path
     body = r.get_data(as_text=True)
     assert "[metadata]" not in body and "root:" not in body and "{%" not in body and "import " not in body
+
+
+def test_unrouted_answers_under_the_prefix_carry_the_widget_headers(client):
+    for method, url in (("POST", "/report/healthz"), ("GET", "/report/nothing-here"), ("DELETE", "/report/form")):
+        r = client.open(url, method=method)
+        assert r.status_code in (404, 405), url
+        assert r.headers["X-Frame-Options"] == "DENY", url
+        assert r.headers["Referrer-Policy"] == "no-referrer", url
+        assert r.headers["X-Content-Type-Options"] == "nosniff", url
+        assert "Set-Cookie" not in r.headers
+
+
+def test_host_routes_outside_the_prefix_keep_their_own_headers(make_app):
+    app = make_app()
+
+    @app.get("/reportage")
+    def reportage():
+        return "the host's own page"
+
+    r = app.test_client().get("/reportage")
+    assert r.status_code == 200 and "X-Frame-Options" not in r.headers
