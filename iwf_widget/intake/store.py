@@ -93,6 +93,7 @@ class Store:
 
     def export(self, batch: int = 1000) -> t.Iterator[dict[str, t.Any]]:
         """Every stored report, oldest first, as plain JSON-ready dicts."""
+        from ..addresses import readable
         from ..reference import for_report
 
         c = reports.c
@@ -107,7 +108,9 @@ class Store:
                     "locale": row["locale"],
                     "created": iso(row["created"]),
                     "received": iso(row["received"]),
-                    "urls": json.loads(row["urls"]),
+                    "urls": (urls := json.loads(row["urls"])),
+                    # International domains as people read them; "urls" holds what browsers request.
+                    "urls_readable": [readable(u) for u in urls],
                     "content_kind": row["content_kind"],
                     "where_seen": row["where_seen"],
                     "description": row["description"],
