@@ -26,8 +26,8 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from werkzeug.datastructures import MultiDict
 
-from conftest import SIGNING_KEY, token_of, valid_answers
-from iwf_widget import ReportWidget, forms, protocol, views
+from conftest import SIGNING_KEY, partner_app, token_of, valid_answers
+from iwf_widget import forms, protocol, views
 from iwf_widget.i18n import LOCALES, gettext, ngettext, number
 from iwf_widget.outbox import minute
 from iwf_widget.sealing import generate_keypair
@@ -103,20 +103,7 @@ class Partner:
 
     def __init__(self, folder: Path, public_key: str, config: dict[str, t.Any]) -> None:
         self.db = folder / "outbox.db"
-        app = Flask("hostile_partner", instance_path=str(folder / "instance"))
-        app.config.update(
-            IWF_WIDGET_PARTNER_ID="test-partner",
-            IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
-            IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
-            IWF_WIDGET_INTAKE_PUBLIC_KEY=public_key,
-            IWF_WIDGET_OUTBOX_URL=f"sqlite:///{self.db}",
-            IWF_WIDGET_MIN_FILL_SECONDS=0,
-            IWF_WIDGET_RATE_LIMIT="off",
-            IWF_WIDGET_PARTNER_RATE_LIMIT="off",
-            IWF_WIDGET_FORWARDER="off",
-        )
-        app.config.update(config)
-        ReportWidget(app, url_prefix="/report")
+        app = partner_app(folder, public_key, **{"IWF_WIDGET_PARTNER_RATE_LIMIT": "off", **config})
         self.app = app
         self.client = app.test_client()
 
