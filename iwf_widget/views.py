@@ -112,19 +112,18 @@ def _render_form(
     notice: str | None = None,
     slots: tuple[str, str] | None = None,
 ):
-    st = state()
-    work_on = st.settings.work_difficulty > 0
+    work = state().work
     if slots is not None:  # the page to be cached (see pages.py)
-        token, work = slots[0], slots[1] if work_on else None
+        token, challenge = slots[0], slots[1] if work.enabled else None
     else:
         token = form.iwf_token.current_token
-        work = st.work.challenge(token) if work_on else None
+        challenge = work.challenge(token)
     return _page(
         "form.html",
         status,
         form=form,
         token=token,
-        work=work,
+        work=challenge,
         step=step,
         errors=error_fields(form) if status == 400 else [],
         notice=notice,
@@ -149,15 +148,14 @@ def form() -> tuple[bytes, int]:
         lambda: _render_form(_new_form(), step=step, slots=(SLOTS["token"], SLOTS["work"]))[0],
     )
     token = st.signer.issue(lang)
-    work = st.work.challenge(token) if st.settings.work_difficulty > 0 else None
-    return page.fill(token=token, work=work), 200
+    return page.fill(token=token, work=st.work.challenge(token)), 200
 
 
 @blueprint.post("/form")
 def submit() -> tuple[str | bytes, int]:
     st = state()
     token = request.form.get("iwf_token", "")
-    worked = st.settings.work_difficulty > 0 and st.work.verify(request.form.get("iwf_pow"), token)
+    worked = st.work.verify(request.form.get("iwf_pow"), token)
     address = client_address(request.environ, request.remote_addr, st.settings.trusted_proxies)
     wait = st.limiter.hit(address, cost=1 if worked else NO_WORK_COST)
     if wait is not None:

@@ -50,8 +50,15 @@ class ProofOfWork:
             if len(self._recent) > CALM_PER_MINUTE * MAX_FACTOR * 2:
                 self._recent.popleft()
 
-    def challenge(self, token: str) -> str:
-        """A signed challenge for the form carrying ``token``, as JSON for the page."""
+    @property
+    def enabled(self) -> bool:
+        """``IWF_WIDGET_WORK_DIFFICULTY=0`` turns proof-of-work off."""
+        return self.base > 0
+
+    def challenge(self, token: str) -> str | None:
+        """A signed challenge for the form carrying ``token``, as JSON for the page; None when off."""
+        if not self.enabled:
+            return None
         expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.lifetime)
         ch = altcha.create_challenge_v1(
             hmac_key=self.key,
@@ -63,7 +70,7 @@ class ProofOfWork:
 
     def verify(self, payload: str | None, token: str) -> bool:
         """True when ``payload`` solves a challenge we issued for this very token."""
-        if not payload or len(payload) > 2048:
+        if not self.enabled or not payload or len(payload) > 2048:
             return False
         try:
             ok, _ = altcha.verify_solution_v1(payload, self.key, check_expires=True)
