@@ -1,6 +1,7 @@
 """The ``iwf-widget`` command: thin wrappers over the library's modules."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -12,7 +13,6 @@ import typing as t
 import click
 
 from .sealing import generate_keypair
-from .settings import ConfigError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,12 +29,38 @@ def keygen() -> None:
     click.echo(f"IWF_WIDGET_INTAKE_PUBLIC_KEY={public}")
 
 
-def _configured(build: t.Callable[[], t.Any]) -> t.Any:
-    """Build from the environment; a bad setting ends the command with its key named."""
+class StartupFailed(click.ClickException):
+    """One line on stderr, exit status 2: the command could not start."""
+
+    exit_code = 2
+
+
+@contextlib.contextmanager
+def _starting(database_key: str | None = None) -> t.Iterator[None]:
+    """What fails while a command starts ends it with one line naming cause and fix."""
+    from .startup import StartupError, starting
+
     try:
-        return build()
-    except ConfigError as e:
-        raise click.ClickException(f"configuration: {e}") from None
+        with starting(database_key):
+            yield
+    except StartupError as e:
+        raise StartupFailed(str(e)) from None
+
+
+def _configured(build: t.Callable[[], t.Any], database_key: str | None = None) -> t.Any:
+    """Build from the environment; a bad setting ends the command with its key named."""
+    with _starting(database_key):
+        value = build()
+    _warn_unknown_keys()
+    return value
+
+
+def _warn_unknown_keys() -> None:
+    """A misspelt ``IWF_WIDGET_*`` or ``IWF_INTAKE_*`` variable would otherwise be ignored silently."""
+    from .settings import unknown_keys
+
+    for warning in unknown_keys(os.environ, once=True):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _logging() -> None:
@@ -82,8 +108,9 @@ def serve(host: str, port: int, threads: int) -> None:
     from .serving import make_server, server_url, widget_app
 
     _logging()
-    app = _configured(lambda: widget_app(os.environ))
-    server = make_server(app, host, port, threads)
+    app = _configured(lambda: widget_app(os.environ), "IWF_WIDGET_OUTBOX_URL")
+    with _starting():
+        server = make_server(app, host, port, threads)
     state = ReportWidget.state(app)
     state.ensure_forwarder()  # resume forwarding at once after a restart, not at the first visit
     try:
@@ -106,8 +133,9 @@ def intake(host: str, port: int, threads: int) -> None:
     from .serving import make_server, server_url
 
     _logging()
-    app = _configured(lambda: create_app(os.environ))
-    server = make_server(app, host, port, threads)
+    app = _configured(lambda: create_app(os.environ), "IWF_INTAKE_DB_URL")
+    with _starting():
+        server = make_server(app, host, port, threads)
     _serve(server, "iwf-widget intake", server_url(server))
 
 
@@ -116,8 +144,14 @@ def intake_export() -> None:
     """Print the intake's stored reports as JSON lines, oldest first (from IWF_INTAKE_DB_URL)."""
     from .intake.settings import db_url
     from .intake.store import Store
+    from .startup import check_database_url
 
-    store = Store(_configured(lambda: db_url(os.environ)))
+    def open_store() -> Store:
+        url = db_url(os.environ)
+        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
+        return Store(url)
+
+    store = _configured(open_store, "IWF_INTAKE_DB_URL")
     try:
         out = sys.stdout
         for report in store.export():
@@ -127,13 +161,25 @@ def intake_export() -> None:
         store.close()
 
 
-def _partner_side() -> tuple[t.Any, t.Any]:
+def _open_outbox(url: str) -> t.Any:
+    """The outbox a server already made; a missing SQLite file is an error, not a new empty outbox."""
     from .outbox import Outbox
+    from .startup import check_database_url
+
+    check_database_url(url, "IWF_WIDGET_OUTBOX_URL", must_exist=True)
+    return Outbox(url)
+
+
+def _partner_side() -> tuple[t.Any, t.Any]:
+    """Settings for forwarding (no intake public key needed: reports are sealed already) and the outbox."""
     from .serving import instance_path
     from .settings import Settings
 
-    settings = _configured(lambda: Settings.from_mapping(os.environ, instance_path()))
-    return settings, Outbox(settings.outbox_url)
+    def build() -> tuple[t.Any, t.Any]:
+        settings = Settings.from_mapping(os.environ, instance_path(), sealing=False)
+        return settings, _open_outbox(settings.outbox_url)
+
+    return _configured(build, "IWF_WIDGET_OUTBOX_URL")  # type: ignore[no-any-return]
 
 
 @main.command()
@@ -178,8 +224,14 @@ def forward(loop: bool) -> None:
 @click.option("--requeue-failed", is_flag=True, help="Send failed reports again (after fixing the cause).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object instead of text.")
 def outbox(requeue_failed: bool, as_json: bool) -> None:
-    """Show what waits in the outbox and what failed, and why (never report content)."""
-    _, box = _partner_side()
+    """Show what waits in the outbox and what failed, and why (never report content).
+
+    Needs only IWF_WIDGET_OUTBOX_URL (or IWF_WIDGET_INSTANCE for the default SQLite file).
+    """
+    from .serving import instance_path
+    from .settings import outbox_url
+
+    box = _configured(lambda: _open_outbox(outbox_url(os.environ, instance_path())), "IWF_WIDGET_OUTBOX_URL")
     requeued = box.requeue_failed() if requeue_failed else None
     stats = box.stats()
     entries = box.entries()
@@ -225,10 +277,8 @@ def demo(host: str, port: int, instance: str | None) -> None:
 
     _logging()
     _interrupt_on_term()
-    try:
+    with _starting():
         demo_module.run(host, port, os.path.abspath(instance) if instance else instance_path(), echo=click.echo)
-    except OSError as e:
-        raise click.ClickException(str(e)) from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,9 @@
 """``ReportWidget``: the Flask extension that mounts the form on a partner's app."""
 from __future__ import annotations
 
+import collections
 import hashlib
+import logging
 import os
 import threading
 import typing as t
@@ -14,7 +16,7 @@ from .outbox import Outbox
 from .pages import Pages
 from .ratelimit import Limiter
 from .sealing import Sealer
-from .settings import Settings
+from .settings import Settings, from_environ, unknown_keys
 from .tokens import TokenSigner
 from .work import ProofOfWork
 
@@ -98,8 +100,9 @@ class ReportWidget:
     """Mounts the report form on a Flask app.
 
     ``ReportWidget(app, url_prefix="/report")``, or ``widget = ReportWidget()``
-    then ``widget.init_app(app)``. Settings come from ``app.config`` and are
-    checked here, so a bad one stops start-up with its key named.
+    then ``widget.init_app(app)``. Settings come from ``app.config``, and any
+    ``IWF_WIDGET_*`` key missing there from the environment; they are checked
+    here, so a bad one stops start-up with its key named.
     """
 
     def __init__(self, app: Flask | None = None, url_prefix: str = "/report") -> None:
@@ -110,7 +113,11 @@ class ReportWidget:
     def init_app(self, app: Flask, url_prefix: str | None = None) -> None:
         from .views import blueprint
 
-        settings = Settings.from_mapping(app.config, app.instance_path)
+        # A key missing from app.config is read from the environment, as `iwf-widget serve` does.
+        config = collections.ChainMap(app.config, from_environ())
+        settings = Settings.from_mapping(config, app.instance_path)
+        for warning in unknown_keys(config, once=True):
+            logging.getLogger("iwf_widget").warning("%s", warning)
         state = WidgetState(settings)
         app.extensions["iwf_widget"] = state
         prefix = (url_prefix or self.url_prefix).rstrip("/")

@@ -6,6 +6,7 @@ proxy (TLS), point the proxy at ``--host 127.0.0.1 --port ...``.
 """
 from __future__ import annotations
 
+import errno
 import os
 import typing as t
 
@@ -45,6 +46,17 @@ def make_server(app: t.Any, host: str, port: int, threads: int = DEFAULT_THREADS
     """A waitress server bound now (so a busy port fails here), not yet serving."""
     from waitress import create_server
 
+    try:
+        return _create(create_server, app, host, port, threads)
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            from .startup import StartupError
+
+            raise StartupError(f"port {port} on {host} is already in use; stop what runs there or pass --port") from None
+        raise
+
+
+def _create(create_server: t.Any, app: t.Any, host: str, port: int, threads: int) -> t.Any:
     return create_server(
         app,
         host=host,

@@ -61,8 +61,12 @@ class Settings:
     extra: dict[str, t.Any] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str) -> "Settings":
-        """Build from ``app.config`` or ``os.environ``; raise one ConfigError naming the key."""
+    def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> "Settings":
+        """Build from ``app.config`` or ``os.environ``; raise one ConfigError naming the key.
+
+        ``sealing=False`` is for forwarding alone, which sends what is already sealed:
+        the intake's public key may then be absent.
+        """
         r = Reader(config)
         locales = r.list("LOCALES", default=list(LOCALES))
         for code in locales:
@@ -87,14 +91,12 @@ class Settings:
             if not ORIGIN.match(o):
                 raise ConfigError(PREFIX + "ALLOWED_ORIGINS", f"{o!r} is not an origin like https://partner.example")
         rate_limit = r.rate("RATE_LIMIT", DEFAULT_RATE_LIMIT)
-        outbox = r.str("OUTBOX_URL", default="")
-        if not outbox:
-            outbox = "sqlite:///" + os.path.join(instance_path, "iwf_widget_outbox.db")
+        outbox = outbox_url(config, instance_path)
         return cls(
             partner_id=partner_id,
             intake_url=r.url("INTAKE_URL").rstrip("/"),
             signing_keys=tuple(keys),
-            intake_public_key=r.key("INTAKE_PUBLIC_KEY"),
+            intake_public_key=r.key("INTAKE_PUBLIC_KEY") if sealing or r.str("INTAKE_PUBLIC_KEY", "") else b"",
             outbox_url=outbox,
             allowed_origins=tuple(o.rstrip("/") for o in origins),
             locales=tuple(locales),
@@ -121,6 +123,29 @@ class Settings:
         )
 
 
+def outbox_url(config: t.Mapping[str, t.Any], instance_path: str) -> str:
+    """``IWF_WIDGET_OUTBOX_URL``, or the SQLite file in the instance folder (all ``outbox`` needs)."""
+    url = Reader(config).str("OUTBOX_URL", default="")
+    if not url:
+        return "sqlite:///" + os.path.join(instance_path, "iwf_widget_outbox.db")
+    database_url(PREFIX + "OUTBOX_URL", url)
+    return url
+
+
+def database_url(key: str, url: str) -> None:
+    """Refuse a database URL that is malformed or names a backend the package does not run on."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        backend = None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        what = f"{backend}:// databases are not supported" if backend else "is not a database URL"
+        raise ConfigError(key, f"{what}; use sqlite:////path/to/file.db or postgresql://user@host/db")
+
+
 class Reader:
     """Reads one kind of value per method, accepting both app.config and env shapes."""
 
@@ -129,6 +154,7 @@ class Reader:
         self.prefix = prefix
 
     def raw(self, key: str, default: t.Any) -> t.Any:
+        READ_KEYS.add(self.prefix + key)
         value = self.config.get(self.prefix + key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if default is _REQUIRED:
@@ -228,3 +254,57 @@ class Reader:
 
 
 _REQUIRED = object()
+
+
+# -- the environment, and keys nobody reads ------------------------------------
+
+#: Every key this package reads, so a misspelt one can be named with its likely meaning.
+#: Keys read through :class:`Reader` are added as they are read (:data:`READ_KEYS`).
+KNOWN_KEYS = frozenset(
+    PREFIX + k
+    for k in (
+        "PARTNER_ID INTAKE_URL SIGNING_KEY INTAKE_PUBLIC_KEY OUTBOX_URL ALLOWED_ORIGINS LOCALES"
+        " DEFAULT_LOCALE EXIT_URL MIN_FILL_SECONDS RATE_LIMIT TOKEN_MAX_AGE EMERGENCY_NUMBER HELP_TEXT"
+        " PARTNER_RATE_LIMIT TRUSTED_PROXIES WORK_DIFFICULTY REDIS_URL FORWARDER FORWARD_INTERVAL"
+        " BATCH_SIZE FORWARD_TIMEOUT BACKOFF_BASE BACKOFF_MAX INSTANCE TRANSLATIONS_DIR STATUS_DAYS"
+        " METRICS_TOKEN PARTNERS_FILE"
+    ).split()
+) | frozenset(
+    "IWF_INTAKE_" + k
+    for k in (
+        "DB_URL PRIVATE_KEY PARTNERS MAX_BODY MAX_REPORTS MAX_INFLIGHT MAX_INFLIGHT_PER_PARTNER"
+        " PARTNER_RATE_LIMIT METRICS_TOKEN"
+    ).split()
+)
+READ_KEYS: set[str] = set()
+_WARNED: set[str] = set()
+PREFIXES = (PREFIX, "IWF_INTAKE_")
+
+
+def from_environ(environ: t.Mapping[str, str] | None = None, prefixes: t.Sequence[str] = (PREFIX,)) -> dict[str, str]:
+    """The environment's settings under ``prefixes``: what a Flask app lacks in ``app.config``."""
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if k.startswith(tuple(prefixes))}
+
+
+def unknown_keys(keys: t.Iterable[str], prefixes: t.Sequence[str] = PREFIXES, once: bool = False) -> list[str]:
+    """One warning per key under ``prefixes`` that nothing reads, with the closest known key.
+
+    ``once``: leave out keys already warned about in this process (a server that
+    reads the same environment twice warns once).
+    """
+    import difflib
+
+    known = sorted(KNOWN_KEYS | READ_KEYS)
+    out = []
+    for key in sorted(set(keys)):
+        if not isinstance(key, str) or not key.startswith(tuple(prefixes)) or key in known:
+            continue
+        if once:
+            if key in _WARNED:
+                continue
+            _WARNED.add(key)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        hint = f"; did you mean {close[0]}?" if close else " and is ignored"
+        out.append(f"{key} is not a setting{hint}")
+    return out

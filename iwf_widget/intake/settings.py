@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 
 from .. import protocol
-from ..settings import ConfigError, Reader
+from ..settings import ConfigError, Reader, database_url
 
 PREFIX = "IWF_INTAKE_"
 #: Where the reports go when ``IWF_INTAKE_DB_URL`` is not set: a file in the working directory.
@@ -72,6 +72,7 @@ def db_url(config: t.Mapping[str, t.Any]) -> str:
         make_url(value.strip())
     except ArgumentError:
         raise ConfigError(PREFIX + "DB_URL", "is not a database URL") from None
+    database_url(PREFIX + "DB_URL", value.strip())
     return value.strip()
 
 
