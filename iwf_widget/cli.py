@@ -88,6 +88,20 @@ def _serve(server: t.Any, what: str, url: str) -> None:
         server.close()
 
 
+def _check_in_background(instance: str) -> None:
+    """`iwf-widget check`'s checks, as warnings, without delaying the first request."""
+    import threading
+
+    from . import checks
+
+    def work() -> None:
+        for result in checks.run(os.environ, instance):
+            if not result.ok:
+                logging.getLogger("iwf_widget.check").warning("%s: %s", result.name, result.message)
+
+    threading.Thread(target=work, name="iwf-check", daemon=True).start()
+
+
 host_option = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 threads_option = click.option(
     "--threads", default=8, show_default=True, type=click.IntRange(1, 256), help="Worker threads."
@@ -112,6 +126,7 @@ def serve(host: str, port: int, threads: int) -> None:
     with _starting():
         server = make_server(app, host, port, threads)
     state = ReportWidget.state(app)
+    _check_in_background(app.instance_path)
     state.ensure_forwarder()  # resume forwarding at once after a restart, not at the first visit
     try:
         _serve(server, "iwf-widget serving the widget", server_url(server) + "/report/form")
@@ -263,6 +278,103 @@ def _iso(epoch: float) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _ask(value: str | None, flag: str, prompt: str, default: str | None = None) -> str:
+    """A flag's value, else a prompt when a person is at the terminal, else a one-line failure."""
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, default=default, show_default=default is not None))
+    if default is not None:
+        return default
+    raise StartupFailed(f"{flag} is required (or run `iwf-widget init` at a terminal to be asked)")
+
+
+@main.command()
+@click.option("--partner-id", help="This partner's id at the intake, e.g. ma-cyberconfiance.")
+@click.option("--intake-url", help="Base URL of the hotline's intake.")
+@click.option("--intake-public-key", help="The intake's public key (IWF_WIDGET_INTAKE_PUBLIC_KEY from `iwf-widget keygen`).")
+@click.option("--allowed-origins", help="Comma-separated origins whose pages embed the form, e.g. https://www.partner.example.")
+@click.option("--widget-url", help="Where the widget will answer, for the snippet [default: http://127.0.0.1:8000/report].")
+@click.option("-o", "--output", default=".env", show_default=True, type=click.Path(dir_okay=False),
+              help="The settings file to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing settings file.")
+def init(
+    partner_id: str | None, intake_url: str | None, intake_public_key: str | None,
+    allowed_origins: str | None, widget_url: str | None, output: str, force: bool,
+) -> None:
+    """Write a new partner's settings file (mode 0600) with a fresh signing key.
+
+    Prints the line the hotline adds to its intake to register this partner, and
+    the snippet to paste into the partner's pages. Values not given as flags are
+    asked for at a terminal. The file suits `flask --env-file`, systemd's
+    EnvironmentFile= and `set -a; . ./.env`.
+    """
+    import secrets
+
+    from .settings import ConfigError, Settings
+
+    if os.path.exists(output) and not force:
+        raise StartupFailed(f"{output} exists; pass --force to overwrite it (its signing key will be replaced)")
+    values = {
+        "IWF_WIDGET_PARTNER_ID": _ask(partner_id, "--partner-id", "Partner id at the intake"),
+        "IWF_WIDGET_INTAKE_URL": _ask(intake_url, "--intake-url", "Intake URL"),
+        # 256 random bits: the key authenticates every report this partner forwards.
+        "IWF_WIDGET_SIGNING_KEY": secrets.token_urlsafe(32),
+        "IWF_WIDGET_INTAKE_PUBLIC_KEY": _ask(intake_public_key, "--intake-public-key", "Intake public key"),
+        "IWF_WIDGET_ALLOWED_ORIGINS": _ask(
+            allowed_origins, "--allowed-origins", "Origins whose pages embed the form (comma-separated)", default=""
+        ).replace(" ", ""),
+    }
+    widget = _ask(widget_url, "--widget-url", "Where the widget will answer", "http://127.0.0.1:8000/report").rstrip("/")
+    try:
+        Settings.from_mapping(values, "instance")
+    except ConfigError as e:
+        flag = "--" + e.key.removeprefix("IWF_WIDGET_").lower().replace("_", "-")
+        raise StartupFailed(f"{flag}: {str(e).split(': ', 1)[1]}") from None
+    lines = ["# iwf-widget settings for this partner, written by `iwf-widget init`. Keep it private."]
+    lines += [f"{k}={v}" for k, v in values.items() if v]
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    try:
+        fd = os.open(output, flags, 0o600)
+    except FileExistsError:
+        raise StartupFailed(f"{output} exists; pass --force to overwrite it") from None
+    except OSError as e:
+        raise StartupFailed(f"cannot write {output}: {e.strerror}") from None
+    os.fchmod(fd, 0o600)  # an overwritten file keeps its old mode otherwise
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    registration = json.dumps({values["IWF_WIDGET_PARTNER_ID"]: [values["IWF_WIDGET_SIGNING_KEY"]]})
+    click.echo(f"wrote {output} (mode 0600)")
+    click.echo("")
+    click.echo("Send the hotline this line, by a private channel; it registers the partner at the intake")
+    click.echo("(merged into IWF_INTAKE_PARTNERS there, which maps each partner id to its keys):")
+    click.echo(f"IWF_INTAKE_PARTNERS={registration}")
+    click.echo("")
+    click.echo("Paste this where the form goes, on any page of an allowed origin:")
+    click.echo("<div data-iwf-report></div>")
+    click.echo(f'<script src="{widget}/embed.js" async></script>')
+    click.echo("")
+    click.echo(f"Then: set -a; . ./{os.path.basename(output)}; set +a; iwf-widget check")
+
+
+@main.command()
+@click.option("--page", metavar="URL", help="Also check that the page at URL may embed the form.")
+def check(page: str | None) -> None:
+    """Check the settings, the outbox and the intake as `serve` would use them.
+
+    One line per check: `ok`, or what is wrong and how to fix it. Exit status 0
+    only when every check passes.
+    """
+    from . import checks
+    from .serving import instance_path
+
+    results = checks.run(os.environ, instance_path(), page)
+    for result in results:
+        click.echo(result.line())
+    if not all(r.ok for r in results):
+        sys.exit(1)
 
 
 @main.command()

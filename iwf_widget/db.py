@@ -29,7 +29,7 @@ def create_engine(url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         folder = os.path.dirname(os.path.abspath(parsed.database))
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(folder, mode=0o700, exist_ok=True)  # a new folder for reports admits no other user
     engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
     @sa.event.listens_for(engine, "connect")

@@ -307,3 +307,59 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
         return None
     now = time.time() if now is None else now
     return max(0.0, when.timestamp() - now)
+
+
+# -- the connection check -------------------------------------------------------
+#
+# ``POST /v1/check`` is signed like a batch and stores nothing. Its body carries a
+# random challenge sealed to the intake's public key; the intake answers with an
+# HMAC of the challenge under the partner's key, signed like any answer. The
+# partner thus learns, before any real report travels, that its id and key are
+# accepted and that the public key it seals to belongs to this intake, and no
+# key leaves either side.
+
+CHECK_PATH = "/v1/check"
+#: Bigger than any check body; the intake reads no more than this.
+MAX_CHECK_BODY = 4096
+CHALLENGE_BYTES = 32
+
+
+def encode_check(partner: str, sealed_challenge: bytes) -> bytes:
+    return json.dumps(
+        {"v": VERSION, "partner": partner, "challenge": base64.b64encode(sealed_challenge).decode("ascii")},
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_check(body: bytes, partner: str) -> bytes:
+    """The sealed challenge of an authenticated check body; :class:`ProtocolError` if malformed."""
+    try:
+        data = json.loads(body)
+        sealed = base64.b64decode(data["challenge"], validate=True)
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, binascii.Error):
+        raise ProtocolError("a check body is {\"v\": 1, \"partner\": ..., \"challenge\": base64}") from None
+    if data.get("v") != VERSION or data.get("partner") != partner:
+        raise ProtocolError("unsupported version, or the body's partner differs from the signed partner")
+    if not sealed or len(sealed) > MAX_CHECK_BODY:
+        raise ProtocolError("the challenge is empty or too large")
+    return sealed
+
+
+def check_proof(key: str, challenge: bytes) -> str:
+    """What only a holder of the private key (to open the challenge) and of ``key`` can compute."""
+    return _mac(key, b"v1 check\n", challenge)
+
+
+def encode_check_answer(partner: str, proof: str | None, opened_with: str | None) -> bytes:
+    """``opened_with``: ``current`` or ``previous`` (a key kept during a rotation), None if unopened."""
+    return json.dumps({"partner": partner, "proof": proof, "opened_with": opened_with}, separators=(",", ":")).encode()
+
+
+def decode_check_answer(body: bytes) -> tuple[str | None, str | None]:
+    """``(proof, opened_with)`` from the intake's answer to a check."""
+    try:
+        data = json.loads(body)
+        proof, opened = data.get("proof"), data.get("opened_with")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        raise ProtocolError("the intake's answer to the check is not JSON") from None
+    return (proof if isinstance(proof, str) else None), (opened if isinstance(opened, str) else None)

@@ -124,6 +124,10 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
         finally:
             intake.slots.release()
 
+    @app.post(protocol.CHECK_PATH)
+    def check() -> Response:
+        return _check(intake)
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         return _error(error.code or 500, error.description or error.name)
@@ -181,4 +185,37 @@ def _error(status: int, message: str, retry_after: int | None = None) -> Respons
     response = Response(protocol.error_body(message), status, content_type="application/json")
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _check(intake: Intake) -> Response:
+    """A signed no-op: proves the partner's id and key, and that this intake holds the private key.
+
+    Nothing is stored. The sealed challenge is opened with each private key in
+    turn, so a partner still sealing to a previous key learns it should update.
+    """
+    from nacl.exceptions import CryptoError
+    from nacl.public import PrivateKey, SealedBox
+
+    settings = intake.settings
+    if request.content_length is None or request.content_length > protocol.MAX_CHECK_BODY:
+        return _error(413, f"a check body has a Content-Length of at most {protocol.MAX_CHECK_BODY} bytes")
+    try:
+        protocol.check_headers(request.headers, settings.partners)
+        body = request.get_data(cache=False)
+        signed = protocol.verify(request.headers, body, settings.partners)
+        sealed = protocol.decode_check(body, signed.partner)
+    except protocol.ProtocolError as e:
+        return _error(e.status, str(e))
+    proof = opened_with = None
+    for name, key in (("current", settings.private_key), *(("previous", k) for k in settings.previous_private_keys)):
+        try:
+            challenge = SealedBox(PrivateKey(key)).decrypt(sealed)
+        except (CryptoError, ValueError):
+            continue
+        proof, opened_with = protocol.check_proof(signed.key, challenge), name
+        break
+    answer = protocol.encode_check_answer(signed.partner, proof, opened_with)
+    response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
+    response.headers.update(protocol.response_headers(signed, answer))
     return response
