@@ -155,8 +155,13 @@ def intake(host: str, port: int, threads: int) -> None:
 
 
 @main.command("intake-export")
-def intake_export() -> None:
-    """Print the intake's stored reports as JSON lines, oldest first (from IWF_INTAKE_DB_URL)."""
+@click.option("--csv", "as_csv", is_flag=True, help="CSV for a spreadsheet instead of JSON lines.")
+def intake_export(as_csv: bool) -> None:
+    """Print the intake's stored reports as JSON lines, oldest first (from IWF_INTAKE_DB_URL).
+
+    One report a line whatever it holds; in CSV no cell starts like a formula.
+    """
+    from .intake.export import csv_lines, json_line
     from .intake.settings import db_url
     from .intake.store import Store
     from .startup import check_database_url
@@ -169,8 +174,9 @@ def intake_export() -> None:
     store = _configured(open_store, "IWF_INTAKE_DB_URL")
     try:
         out = sys.stdout
-        for report in store.export():
-            out.write(json.dumps(report, ensure_ascii=False) + "\n")
+        lines = csv_lines(store.export()) if as_csv else (json_line(r) + "\n" for r in store.export())
+        for line in lines:
+            out.write(line)
         out.flush()
     finally:
         store.close()
