@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import clean_venv
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,8 +39,7 @@ def test_wheel_contains_static_files_templates_and_catalogs(wheel):
 
 def test_installed_wheel_serves_a_french_form_and_the_snippet(wheel, tmp_path, keypair):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
-    py = venv / "bin" / "python"
+    py = clean_venv(venv)
     subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, timeout=300)
     script = textwrap.dedent(
         f"""
