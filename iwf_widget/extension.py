@@ -26,6 +26,10 @@ class WidgetState:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        if settings.redis_url and not settings.redis_persistence_ok:
+            from .redischeck import refuse_persistence
+
+            refuse_persistence(settings.redis_url)
         self.outbox = Outbox(settings.outbox_url)
         self.signer = TokenSigner(
             settings.signing_keys, settings.partner_id, settings.token_max_age, settings.min_fill_seconds
@@ -91,6 +95,7 @@ def _unrouted_headers(prefix: str) -> t.Callable[[Response], Response]:
     def apply(response: Response) -> Response:
         if request.blueprint is None and (request.path == prefix or request.path.startswith(prefix + "/")):
             headers.apply(response, document=False, frame_ancestors=())
+            headers.relative_location(response, request.host)
         return response
 
     return apply

@@ -7,6 +7,7 @@ or style, so the policy allows neither.
 from __future__ import annotations
 
 import typing as t
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response
 
@@ -64,3 +65,22 @@ def apply(
 
 def _no_cookie(*args: t.Any, **kwargs: t.Any) -> None:
     """Stands in for ``Response.set_cookie``: the widget's responses never set one."""
+
+
+def relative_location(response: Response, host: str) -> Response:
+    """Make a redirect to this server name no host.
+
+    Werkzeug builds the redirects it makes itself (``/report//form`` to
+    ``/report/form``, a missing trailing slash) from the request's ``Host``
+    header, which anyone can set: a link through a cache or a proxy that keeps
+    the header would send people to a host of the attacker's choosing. A path
+    alone goes to whatever host the browser asked.
+    """
+    location = response.headers.get("Location")
+    if not location:
+        return response
+    parts = urlsplit(location)
+    if parts.netloc and parts.netloc.lower() == host.lower():
+        path = "/" + parts.path.lstrip("/")  # never "//", which a browser reads as a host
+        response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
+    return response

@@ -52,6 +52,8 @@ class Settings:
     trusted_proxies: int = 0
     work_difficulty: int = 20_000
     redis_url: str | None = None
+    #: The operator knows the Redis saves to disk and accepts it (see redischeck).
+    redis_persistence_ok: bool = False
     forwarder: bool = True
     forward_interval: float = 1.0
     batch_size: int = 100
@@ -114,6 +116,7 @@ class Settings:
             trusted_proxies=int(r.number("TRUSTED_PROXIES", default=0, low=0, high=10)),
             work_difficulty=int(r.number("WORK_DIFFICULTY", default=20_000, low=0, high=10_000_000)),
             redis_url=r.redis("REDIS_URL"),
+            redis_persistence_ok=r.bool("REDIS_PERSISTENCE_OK", default=False),
             forwarder=r.bool("FORWARDER", default=True),
             forward_interval=r.number("FORWARD_INTERVAL", default=1.0, low=0.05, high=3600),
             batch_size=int(r.number("BATCH_SIZE", default=100, low=1, high=1000)),
@@ -265,7 +268,7 @@ KNOWN_KEYS = frozenset(
     for k in (
         "PARTNER_ID INTAKE_URL SIGNING_KEY INTAKE_PUBLIC_KEY OUTBOX_URL ALLOWED_ORIGINS LOCALES"
         " DEFAULT_LOCALE EXIT_URL MIN_FILL_SECONDS RATE_LIMIT TOKEN_MAX_AGE EMERGENCY_NUMBER HELP_TEXT"
-        " PARTNER_RATE_LIMIT TRUSTED_PROXIES WORK_DIFFICULTY REDIS_URL FORWARDER FORWARD_INTERVAL"
+        " PARTNER_RATE_LIMIT TRUSTED_PROXIES WORK_DIFFICULTY REDIS_URL REDIS_PERSISTENCE_OK FORWARDER FORWARD_INTERVAL"
         " BATCH_SIZE FORWARD_TIMEOUT BACKOFF_BASE BACKOFF_MAX INSTANCE TRANSLATIONS_DIR STATUS_DAYS"
         " METRICS_TOKEN PARTNERS_FILE"
     ).split()

@@ -109,14 +109,14 @@ class Postgres:
 
 
 class Redis:
-    """A throw-away Redis that never writes to disk (``save ""``, ``appendonly no``)."""
+    """A throw-away Redis that never writes to disk (``save ""``, ``appendonly no``) unless ``save`` is given."""
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, save: str = "") -> None:
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="iwf-redis-"))
         log = open(self.folder / "server.log", "ab")
         self.popen = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", save, "--appendonly", "no",
              "--daemonize", "no", "--dir", str(self.folder)],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
@@ -177,13 +177,17 @@ def postgres() -> t.Iterator[Postgres]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> t.Iterator[Redis]:
+def redis_binary() -> str:
     _need_python("redis")
     binary = shutil.which("redis-server")
     if binary is None:
         unavailable("redis-server is not installed (apt-get install redis-server)")
-    server = Redis(binary)
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> t.Iterator[Redis]:
+    server = Redis(redis_binary())
     yield server
     server.stop()
 

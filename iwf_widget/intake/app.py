@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from .. import protocol
+from ..headers import relative_location
 from ..sealing import Opener, SealError
 from . import validate
 from .settings import PREFIX, IntakeSettings
@@ -137,7 +138,7 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.pop("Set-Cookie", None)
-        return response
+        return relative_location(response, request.host)
 
     return app
 
