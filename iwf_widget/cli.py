@@ -351,7 +351,8 @@ def init(
     os.fchmod(fd, 0o600)  # an overwritten file keeps its old mode otherwise
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
-    registration = json.dumps({values["IWF_WIDGET_PARTNER_ID"]: [values["IWF_WIDGET_SIGNING_KEY"]]})
+    # Quoted, so the line can go as it is into a shell, systemd or dotenv environment file.
+    registration = "'" + json.dumps({values["IWF_WIDGET_PARTNER_ID"]: [values["IWF_WIDGET_SIGNING_KEY"]]}) + "'"
     click.echo(f"wrote {output} (mode 0600)")
     click.echo("")
     click.echo("Send the hotline this line, by a private channel; it registers the partner at the intake")

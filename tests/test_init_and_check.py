@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import shlex
 import stat
 import subprocess
 import sys
@@ -40,7 +41,8 @@ def registration(stdout: str) -> str:
     """The value of the IWF_INTAKE_PARTNERS line init printed."""
     lines = [line for line in stdout.splitlines() if line.startswith("IWF_INTAKE_PARTNERS=")]
     assert len(lines) == 1, stdout
-    return lines[0].split("=", 1)[1]
+    (value,) = shlex.split(lines[0].split("=", 1)[1])  # as a shell or an environment file reads it
+    return value
 
 
 class Partner:
