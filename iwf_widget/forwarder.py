@@ -4,8 +4,18 @@ A report leaves the outbox only when the intake has answered, in a signed
 answer, that it holds it (``accepted`` or ``duplicate``). Everything else keeps
 it: a network error, a timeout, a 5xx, a 429 or an answer that does not add up
 puts it back with a backoff (exponential, full jitter, capped, and never sooner
-than the intake's ``Retry-After``). A report the intake refuses for good moves
-to the failed state with the intake's reason, for a person to look at.
+than the intake's ``Retry-After``). Only the intake can fail a report: a report
+it refuses for good, in a signed answer, moves to the failed state with its
+reason, for a person to look at; an answer it did not sign (a proxy's 400, a
+captive portal) is retried like an outage and named as "not the intake
+answering".
+
+One poison report cannot hold its batch-mates back: a batch refused with a
+signed 400/413, or failing with 5xx three times running, is halved until the
+culprit is alone. The whole exchange (connect, headers, body) is bounded by
+``IWF_WIDGET_FORWARD_TIMEOUT``, however slowly a middlebox trickles bytes. A
+signed "stale timestamp" answer carries the intake's time: the forwarder logs
+how far its clock is off and signs with the intake's time until it is fixed.
 
 Leases make several forwarders on one outbox (threads, worker processes, hosts
 sharing a database) safe: a claimed report is invisible to the others until
@@ -22,9 +32,11 @@ import threading
 import time
 import typing as t
 
+import httpcore
 import httpx
 
 from . import protocol
+from .lograte import EveryMinute
 from .outbox import Outbox, Pending
 from .settings import Settings
 
@@ -36,8 +48,88 @@ MAX_RETRY_AFTER = 3600.0
 MAX_ANSWER = 4 * 1024 * 1024
 
 
+#: 5xx answers in a row to the same reports after which their batch is halved.
+POISON_AFTER = 3
+#: Reports whose run of 5xx answers is remembered, at most.
+MAX_STREAKS = 100_000
+
+
 class _Unanswered(Exception):
     """The request did not get a usable answer in time."""
+
+
+class _Answer(t.NamedTuple):
+    status: int
+    headers: httpx.Headers
+    body: bytes
+    #: The intake signed it, for this request, with a key this partner holds.
+    signed: bool
+    #: The refusal's fields when signed (``error``, ``status``, ``cause``).
+    error: dict[str, t.Any]
+
+
+# -- a deadline on the whole exchange -------------------------------------------
+
+_deadline = threading.local()
+
+
+def _bounded(timeout: float | None, error: type[Exception]) -> float | None:
+    """The per-operation timeout, cut to what is left of the exchange's deadline."""
+    deadline: float | None = getattr(_deadline, "at", None)
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("no complete answer within IWF_WIDGET_FORWARD_TIMEOUT")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """Every read and write stops at the exchange's deadline, not only after a quiet spell:
+    a middlebox sending a header byte every half second cannot stretch a request."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        view = memoryview(buffer)
+        for start in range(0, len(view), 65536):  # each piece against what is left
+            self._inner.write(bytes(view[start:start + 65536]), _bounded(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: t.Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> t.Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.SyncBackend):
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, *args: t.Any, **kwargs: t.Any) -> httpcore.NetworkStream:
+        timeout = _bounded(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(super().connect_tcp(host, port, timeout, *args, **kwargs))
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport on a network backend that honours the deadline."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=10,
+            max_keepalive_connections=2,
+            keepalive_expiry=5.0,
+            network_backend=_DeadlineBackend(),
+        )
 
 
 class Forwarder:
@@ -56,7 +148,16 @@ class Forwarder:
             timeout=httpx.Timeout(self.timeout),
             headers={"User-Agent": f"iwf-widget-forwarder/{_version()}"},
             follow_redirects=False,
+            transport=_DeadlineTransport(),
         )
+        #: The intake's clock minus ours, learned from a signed "stale timestamp" answer.
+        self.clock_offset = 0.0
+        #: Report id -> [5xx answers in a row, when the run began (monotonic)].
+        self._streaks: dict[str, list[float]] = {}
+        self._acked_at = 0.0
+        self._pass_acked = False
+        #: One line per kind of failure per minute, not one per pass.
+        self.throttled = EveryMinute(log)
         self._failures = 0
         self._paused_until = 0.0
         self._wake = threading.Event()
@@ -90,8 +191,10 @@ class Forwarder:
             self._wake.clear()
             try:
                 summary = self.run_once()
-            except Exception:  # a database hiccup must not end the thread
-                log.exception("forwarding pass failed")
+            except Exception as e:  # a database hiccup must not end the thread
+                # One line per kind a minute (a full disk fails every pass); the traceback at debug level.
+                self.throttled.log(logging.ERROR, ("pass", type(e).__name__), "forwarding pass failed: %s", _brief(e))
+                log.debug("forwarding pass failed", exc_info=True)
                 self._pause(self._backoff(self._failures))
                 self._failures += 1
                 summary = {}
@@ -124,6 +227,7 @@ class Forwarder:
         """Claim one batch, send it, and record the intake's answer for every report."""
         with self._lock:
             summary = _summary()
+            self._pass_acked = False
             paused = self._paused_until - time.monotonic()
             if paused > 0:
                 summary["retry_in"] = paused
@@ -141,61 +245,160 @@ class Forwarder:
 
     # -- one request ----------------------------------------------------------
 
-    def _deliver(self, chunk: list[Pending], summary: dict[str, t.Any]) -> None:
+    def _deliver(self, chunk: list[Pending], summary: dict[str, t.Any], resent: bool = False) -> None:
         partner = self.settings.partner_id
         body = protocol.encode_batch(partner, [(p.id, p.sealed) for p in chunk])
-        headers = protocol.request_headers(partner, self.settings.signing_keys[0], body)
+        headers = protocol.request_headers(
+            partner, self.settings.signing_keys[0], body, now=time.time() + self.clock_offset
+        )
         try:
-            status, answer_headers, answer = self._post(body, headers)
-        except (httpx.HTTPError, OSError, _Unanswered) as e:
-            self._retry(chunk, f"intake unreachable: {type(e).__name__}: {e}"[:300], None, summary)
+            answer = self._post(body, headers)
+        except (httpx.TimeoutException, _Unanswered) as e:
+            error = f"no complete answer from the intake within IWF_WIDGET_FORWARD_TIMEOUT ({self.timeout:g} s): {e}"
+            self._retry(chunk, error[:300], None, summary, kind="timeout")
+            return
+        except (httpx.HTTPError, OSError) as e:
+            self._retry(chunk, f"intake unreachable: {type(e).__name__}: {e}"[:300], None, summary, kind="unreachable")
+            return
+        status = answer.status
+        wait = protocol.retry_after(answer.headers.get("Retry-After"))
+        if not answer.signed:
+            error = f"not the intake answering (HTTP {status} from {self.url})"
+            if status == 401:
+                error += (
+                    f": {_error_of(answer.body)}; if it is the intake, check IWF_WIDGET_PARTNER_ID and "
+                    "IWF_WIDGET_SIGNING_KEY against its IWF_INTAKE_PARTNERS"
+                )
+            elif status == 200:
+                error += ": the answer is not signed by the intake"
+            if status >= 500 and status != 503 and wait is None:  # 503/Retry-After: "later", not "this batch"
+                self._server_error(chunk, summary, answer, error, wait)
+            else:
+                self._retry(chunk, error, wait, summary, kind=f"not-intake-{status}")
             return
         if status == 200:
             try:
-                protocol.verify_response(
-                    answer_headers, answer, partner, self.settings.signing_keys,
-                    headers[protocol.SIGNATURE_HEADER],
-                )
-                results = protocol.decode_results(answer)
+                results = protocol.decode_results(answer.body)
             except protocol.ProtocolError as e:
-                self._retry(chunk, f"unusable answer from the intake: {e}", None, summary)
+                self._retry(chunk, f"unusable answer from the intake: {e}", None, summary, kind="unusable")
                 return
             self._record(chunk, results, summary)
         elif status in (400, 413) and len(chunk) > 1:
             # One report may be what the intake cannot take: halve until it is alone.
-            middle = len(chunk) // 2
-            self._deliver(chunk[:middle], summary)
-            if summary["error"]:
-                self._give_back(chunk[middle:], summary)
-            else:
-                self._deliver(chunk[middle:], summary)
+            self._halve(chunk, chunk, summary)
         elif status in (400, 413):
-            reason = f"the intake refused it (HTTP {status}: {_error_of(answer)})"
+            reason = f"the intake refused it (HTTP {status}: {_error_of(answer.body)})"
             log.error("report %s moved to failed: %s", chunk[0].id, reason)
+            self._forget(chunk)
             self.outbox.fail({chunk[0].id: reason})
             summary["rejected"] += 1
+        elif status == 401 and answer.error.get("cause") == "clock":
+            self._clock(answer)
+            if not resent:  # now signed with the intake's time
+                self._deliver(chunk, summary, resent=True)
+                return
+            self._retry(chunk, f"the intake refused the request's time: {_error_of(answer.body)}", None, summary,
+                        kind="clock")
+        elif status == 500 and wait is None:
+            self._server_error(chunk, summary, answer, f"intake answered HTTP 500: {_error_of(answer.body)}", wait)
         else:
             if status == 401:
-                log.error(
+                self.throttled.log(
+                    logging.ERROR, "auth",
                     "the intake refused this partner's signature: check IWF_WIDGET_PARTNER_ID "
-                    "and IWF_WIDGET_SIGNING_KEY (%s)", _error_of(answer),
+                    "and IWF_WIDGET_SIGNING_KEY (%s)", _error_of(answer.body),
                 )
-            wait = protocol.retry_after(answer_headers.get("Retry-After"))
-            self._retry(chunk, f"intake answered HTTP {status}: {_error_of(answer)}", wait, summary)
+            self._retry(chunk, f"intake answered HTTP {status}: {_error_of(answer.body)}", wait, summary,
+                        kind=f"http-{status}")
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, httpx.Headers, bytes]:
-        """POST with a bound on the whole exchange, not only on each read."""
-        deadline = time.monotonic() + self.timeout
-        with self._client.stream("POST", self.url, content=body, headers=headers) as response:
-            chunks, size = [], 0
-            for data in response.iter_bytes():
-                chunks.append(data)
-                size += len(data)
-                if size > MAX_ANSWER:
-                    raise _Unanswered("the answer is too large")
-                if time.monotonic() > deadline:
-                    raise _Unanswered("the answer took too long")
-            return response.status_code, response.headers, b"".join(chunks)
+    def _halve(self, chunk: list[Pending], order: list[Pending], summary: dict[str, t.Any]) -> None:
+        """Send ``order`` (``chunk`` rearranged) in two halves; the second only if the first did not
+        find the intake down (or something was acknowledged in this pass)."""
+        middle = len(order) // 2
+        self._deliver(order[:middle], summary)
+        if summary["error"] and not self._pass_acked:
+            self._give_back(order[middle:], summary)
+        else:
+            summary["error"] = None
+            self._deliver(order[middle:], summary)
+
+    def _server_error(
+        self, chunk: list[Pending], summary: dict[str, t.Any], answer: _Answer, error: str, wait: float | None
+    ) -> None:
+        """A 5xx. Three in a row for the same reports halve the batch (the least suspect first), so
+        one report that makes the intake fail ends alone. A report alone is failed only on the
+        intake's own signed 500, and only once the intake has taken other reports since its run
+        began: an intake that fails on everything, or a proxy's 502, fails nothing."""
+        now = time.monotonic()
+        for p in chunk:
+            streak = self._streaks.setdefault(p.id, [0, now])
+            streak[0] += 1
+        while len(self._streaks) > MAX_STREAKS:
+            del self._streaks[next(iter(self._streaks))]
+        worst = max(self._streaks[p.id][0] for p in chunk)
+        if worst >= POISON_AFTER and len(chunk) > 1:
+            self._halve(chunk, sorted(chunk, key=lambda p: self._streaks[p.id][0]), summary)
+            return
+        if worst >= POISON_AFTER and self._pass_acked:
+            report = chunk[0]
+            if answer.signed and answer.status == 500 and self._acked_at > self._streaks[report.id][1]:
+                reason = f"the intake failed on this report alone {int(worst)} times ({error})"
+                log.error("report %s moved to failed: %s", report.id, reason)
+                self._forget(chunk)
+                self.outbox.fail({report.id: reason})
+                summary["rejected"] += 1
+                return
+            # The intake takes other reports: keep this one back alone, and go on with the rest.
+            self.outbox.retry([report.id], self.owner, f"{error} (this report alone)", self._backoff(report.attempts))
+            summary["retried"] += 1
+            self.throttled.log(logging.WARNING, "poison", "report %s deferred: %s (this report alone)", report.id, error)
+            return
+        self._retry(chunk, error, wait, summary, kind=f"http-{answer.status}")
+
+    def _clock(self, answer: _Answer) -> None:
+        """Learn the intake's time from its signed refusal, and say how far ours is off."""
+        try:
+            offset = int(answer.headers[protocol.TIMESTAMP_HEADER]) - time.time()
+        except (KeyError, ValueError):
+            return
+        self.clock_offset = offset
+        self.throttled.log(
+            logging.ERROR, "clock",
+            "this server's clock is %d s %s the intake's: the intake refused the request's time. Forwarding "
+            "now signs with the intake's time; fix the clock (NTP)",
+            abs(offset), "ahead of" if offset < 0 else "behind",
+        )
+
+    def _forget(self, chunk: t.Iterable[Pending]) -> None:
+        for p in chunk:
+            self._streaks.pop(p.id, None)
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> _Answer:
+        """POST with a bound on the whole exchange, connect, headers and body, not only on each read."""
+        _deadline.at = time.monotonic() + self.timeout
+        try:
+            with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+                chunks, size = [], 0
+                for data in response.iter_bytes():
+                    chunks.append(data)
+                    size += len(data)
+                    if size > MAX_ANSWER:
+                        raise _Unanswered("the answer is too large")
+                status, answer_headers, answer = response.status_code, response.headers, b"".join(chunks)
+        finally:
+            _deadline.at = None
+        try:
+            protocol.verify_response(
+                answer_headers, answer, self.settings.partner_id, self.settings.signing_keys,
+                headers[protocol.SIGNATURE_HEADER],
+            )
+        except protocol.AuthError:
+            return _Answer(status, answer_headers, answer, False, {})
+        error = protocol.decode_error(answer) if status != 200 else {}
+        if status != 200 and error.get("status") != status:
+            # A signed refusal under another status line: not what the intake said.
+            return _Answer(status, answer_headers, answer, False, {})
+        return _Answer(status, answer_headers, answer, True, error)
 
     def _record(self, chunk: list[Pending], results: dict[str, protocol.Result], summary: dict[str, t.Any]) -> None:
         acked, rejected, missing = [], {}, []
@@ -208,8 +411,11 @@ class Forwarder:
                 summary[result.status] += 1
             else:
                 rejected[p.id] = f"rejected by the intake: {result.reason or 'no reason given'}"
+        self._forget(p for p in chunk if p.id in results)
         if acked:
             self.outbox.ack(acked)
+            self._pass_acked = True
+            self._acked_at = time.monotonic()
         if rejected:
             for report_id, reason in rejected.items():
                 log.error("report %s moved to failed: %s", report_id, reason)
@@ -224,7 +430,8 @@ class Forwarder:
             self.outbox.expedite()  # the intake is back: no need to sit out old backoffs
 
     def _retry(
-        self, chunk: list[Pending], error: str, retry_after: float | None, summary: dict[str, t.Any]
+        self, chunk: list[Pending], error: str, retry_after: float | None, summary: dict[str, t.Any],
+        kind: str = "other",
     ) -> None:
         attempts = max([p.attempts for p in chunk] + [self._failures])
         self._failures += 1
@@ -237,7 +444,7 @@ class Forwarder:
         self._pause(delay)
         summary["retried"] += len(chunk)
         summary["error"] = error
-        log.warning("forwarding %d report(s) deferred %.1f s: %s", len(chunk), delay, error)
+        self.throttled.log(logging.WARNING, kind, "forwarding %d report(s) deferred %.1f s: %s", len(chunk), delay, error)
 
     def _give_back(self, chunk: list[Pending], summary: dict[str, t.Any]) -> None:
         """Release reports not sent because an earlier request of this pass failed."""
@@ -281,6 +488,13 @@ def _error_of(answer: bytes) -> str:
     except (ValueError, AttributeError, UnicodeDecodeError):
         message = None
     return str(message)[:200] if message else "no reason given"
+
+
+def _brief(error: BaseException) -> str:
+    """An exception in one line: the database driver's message, never SQL or parameters."""
+    orig = getattr(error, "orig", None)
+    lines = str(orig if orig is not None else error).splitlines()
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
 def _version() -> str:

@@ -11,7 +11,10 @@ and three headers: ``X-IWF-Partner``, ``X-IWF-Timestamp`` (unix seconds) and
 followed by the exact body bytes, keyed with the partner's shared key. The
 intake answers per report (``accepted``, ``duplicate`` or ``rejected``) and signs
 its answer the same way, bound to the request's signature, so a partner only
-deletes reports on an acknowledgement that really came from the intake.
+deletes reports on an acknowledgement that really came from the intake. Its
+refusals (400, 401, 413, 429, 5xx) are signed too, with a ``status`` in the
+body, so a partner can tell the intake's own refusal from a proxy's and lets
+only the intake fail a report.
 
 See ``docs/protocol.md`` for the full description.
 """
@@ -23,6 +26,7 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 import time
 import typing as t
 from dataclasses import dataclass
@@ -68,6 +72,19 @@ class AuthError(ProtocolError):
     """Missing, stale or wrong signature, or an unknown partner."""
 
     status = 401
+    #: Why, for the intake's own log (the answer never says whether the partner exists).
+    cause = "key"
+
+
+class StaleTimestamp(AuthError):
+    """The request's timestamp is outside the window: the partner's clock (or the intake's) is off."""
+
+    cause = "clock"
+
+    def __init__(self, message: str, skew: float) -> None:
+        super().__init__(message)
+        #: The request's time minus the intake's: positive when the partner's clock is ahead.
+        self.skew = skew
 
 
 @dataclass(frozen=True)
@@ -151,16 +168,47 @@ def check_headers(
     timestamp = headers.get(TIMESTAMP_HEADER) or ""
     signature = (headers.get(SIGNATURE_HEADER) or "").lower()
     if not partner or not timestamp or not signature:
-        raise AuthError("the request is not signed")
+        raise _auth("the request is not signed", "unsigned")
     if not _TIMESTAMP.match(timestamp):
-        raise AuthError("the timestamp is not unix seconds")
+        raise _auth("the timestamp is not unix seconds", "unsigned")
     now = time.time() if now is None else now
     if abs(now - int(timestamp)) > MAX_SKEW:
-        raise AuthError("the timestamp is outside the accepted window; check the clock")
+        raise StaleTimestamp(
+            "the timestamp is outside the accepted window; check the clock (the intake's time is "
+            f"in this answer's {TIMESTAMP_HEADER})",
+            int(timestamp) - now,
+        )
     keys = partners.get(partner)
-    if not keys or not _SIGNATURE.match(signature):
-        raise AuthError("unknown partner or bad signature")
+    if not keys:
+        raise _auth("unknown partner or bad signature", "unknown_partner")
+    if not _SIGNATURE.match(signature):
+        raise _auth("unknown partner or bad signature", "key")
     return partner, timestamp, signature, keys
+
+
+def _auth(message: str, cause: str) -> AuthError:
+    error = AuthError(message)
+    error.cause = cause
+    return error
+
+
+def claimed(
+    headers: t.Mapping[str, str], partners: t.Mapping[str, t.Sequence[str]]
+) -> tuple[str, str, t.Sequence[str]] | None:
+    """``(partner, signature, keys)`` when a request names a partner and carries a
+    well-formed signature, checked or not: enough to sign a refusal the partner can verify.
+
+    A partner the intake does not know gets a refusal signed with a key nobody
+    holds, so that a signed answer does not tell which partners exist.
+    """
+    partner = headers.get(PARTNER_HEADER) or ""
+    signature = (headers.get(SIGNATURE_HEADER) or "").lower()
+    if not PARTNER_ID.match(partner) or not _SIGNATURE.match(signature):
+        return None
+    return partner, signature, partners.get(partner) or (_NOBODYS_KEY,)
+
+
+_NOBODYS_KEY = secrets.token_hex(32)
 
 
 def verify(
@@ -187,16 +235,38 @@ def response_headers(signed: Signed, body: bytes, now: float | None = None) -> d
     }
 
 
+def refusal_headers(
+    partner: str, keys: t.Sequence[str], request_signature: str, body: bytes, now: float | None = None
+) -> dict[str, str]:
+    """Sign a refusal of a request whose signature was not (or could not be) checked.
+
+    The intake does not know which of the partner's keys the partner holds, so it
+    signs with each (comma-separated). The answer is bound to the request's
+    signature like any other: it answers that one request and no other.
+    """
+    timestamp = str(int(time.time() if now is None else now))
+    prefix = _response_prefix(partner, timestamp, request_signature)
+    macs = list(dict.fromkeys(_mac(key, prefix, body) for key in keys[:MAX_RESPONSE_SIGNATURES]))
+    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: ",".join(macs)}
+
+
+#: Signatures one answer may carry (one per key the partner has at the intake).
+MAX_RESPONSE_SIGNATURES = 8
+
+
 def verify_response(
     headers: t.Mapping[str, str], body: bytes, partner: str, keys: t.Sequence[str], request_signature: str
 ) -> None:
     """Raise :class:`AuthError` unless the intake signed this answer to this request."""
     timestamp = headers.get(TIMESTAMP_HEADER) or ""
-    signature = (headers.get(SIGNATURE_HEADER) or "").lower()
-    if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
+    signatures = (headers.get(SIGNATURE_HEADER) or "").lower().split(",")
+    if not _TIMESTAMP.match(timestamp) or len(signatures) > MAX_RESPONSE_SIGNATURES:
+        raise AuthError("the answer is not signed")
+    signatures = [s.strip() for s in signatures if _SIGNATURE.match(s.strip())]
+    if not signatures:
         raise AuthError("the answer is not signed")
     prefix = _response_prefix(partner, timestamp, request_signature)
-    if _matches(keys, prefix, body, signature) is None:
+    if not any(_matches(keys, prefix, body, s) is not None for s in signatures):
         raise AuthError("the answer's signature does not match")
 
 
@@ -215,10 +285,18 @@ def encoded_size(sealed: bytes) -> int:
 
 
 def decode_batch(body: bytes, partner: str, max_reports: int = MAX_REPORTS) -> Batch:
-    """Parse an authenticated body; raise :class:`ProtocolError` (400) when it is malformed."""
+    """Parse an authenticated body; raise :class:`ProtocolError` (400) when it is malformed.
+
+    The raw bytes are counted before they are parsed: a batch has one list, one
+    object per report plus the outer one, and two commas per report, because no
+    string in a valid batch may hold a bracket, a brace or a comma. So no body
+    within the size limit makes the parser build millions of values.
+    """
+    if body.count(b"[") > 1 or body.count(b"{") > max_reports + 1 or body.count(b",") > 2 * max_reports + 2:
+        raise ProtocolError(f"the body is not one batch of at most {max_reports} reports")
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ProtocolError("the body is not JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError("the body is not a JSON object")
@@ -288,8 +366,22 @@ def decode_results(body: bytes) -> dict[str, Result]:
     return results
 
 
-def error_body(message: str) -> bytes:
-    return json.dumps({"error": message}, separators=(",", ":")).encode()
+def error_body(message: str, status: int | None = None, **extra: t.Any) -> bytes:
+    """A refusal; ``status`` repeats the HTTP status inside what the signature covers."""
+    data: dict[str, t.Any] = {"error": message}
+    if status is not None:
+        data["status"] = status
+    data.update(extra)
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def decode_error(body: bytes) -> dict[str, t.Any]:
+    """A refusal's fields (``error``, ``status``, ``cause``), or ``{}`` when it has none."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:

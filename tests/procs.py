@@ -7,7 +7,8 @@ intake`` / ``iwf-widget serve``); a process is stopped the hard way
 Run as a script, this file is the *faulty intake*: the real intake app behind
 a WSGI wrapper that reads what to do from a control file on every request
 (answer normally, answer 503 with Retry-After, stall before or after storing,
-acknowledge without the intake's signature)
+acknowledge without the intake's signature, answer 400 as a proxy does, fail
+with 500 on batches holding a given report)
 and logs the ids of every batch it receives, so a test can count sends::
 
     python tests/procs.py --port 8080 --control mode.json --log batches.jsonl
@@ -285,6 +286,21 @@ class FaultyIntake:
                 ("X-IWF-Signature", "0" * 64),
             ])
             return [answer]
+        if mode["mode"] == "proxy_400":  # nginx, on plain HTTP to its HTTPS port
+            start_response("400 Bad Request", [("Content-Type", "text/html")])
+            return [b"<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
+                    b"<body><center><h1>400 Bad Request</h1></center><hr><center>nginx</center></body></html>"]
+        if mode["mode"] == "poison" and set(ids) & set(mode["ids"]):
+            # The intake failing on one report (signed, as the intake's own 500), or a proxy's 502 for it.
+            if mode.get("signed"):
+                from iwf_widget import protocol
+
+                answer = protocol.error_body("the intake failed on this batch", 500)
+                headers = protocol.refusal_headers(PARTNER, [KEY], environ.get("HTTP_X_IWF_SIGNATURE", ""), answer)
+                start_response("500 Internal Server Error", [("Content-Type", "application/json"), *headers.items()])
+                return [answer]
+            start_response("502 Bad Gateway", [("Content-Type", "text/html")])
+            return [b"<html><body>502 Bad Gateway</body></html>"]
         if mode["mode"] == "sleep_before":
             time.sleep(mode.get("seconds", 5))
         captured: dict[str, t.Any] = {}

@@ -420,7 +420,10 @@ def test_hostile_batch_to_the_intake_is_refused_and_stores_nothing(entry, intake
         assert all(r.get("reason") for r in answer["results"] if r["status"] == protocol.REJECTED)
     else:
         assert answer["error"], "a clear reason for the partner"
-        assert protocol.SIGNATURE_HEADER not in response.headers, "refusals are not signed acknowledgements"
+        # A refusal may be signed (so a partner can tell it from a proxy's), but it is never an
+        # acknowledgement: no results, and its status is the one on the status line.
+        assert "results" not in answer, "refusals are not acknowledgements"
+        assert answer.get("status", response.status_code) == response.status_code
 
 
 # -- the fixes the corpus called for -----------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import typing as t
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -43,18 +43,22 @@ class Store:
         self.engine = create_engine(url)
         create_schema(self.engine, metadata)
 
-    def put(self, partner: str, batch: t.Sequence[Report]) -> dict[str, Result]:
+    def put(
+        self, partner: str, batch: t.Sequence[Report], adjusted: t.Container[str] = frozenset()
+    ) -> dict[str, Result]:
         """Store what is new in one transaction; say per id whether it was new.
 
         A report already held for the same partner is a ``duplicate`` (a retry);
         the same id held for another partner is refused, never overwritten.
+        ``adjusted`` names reports whose ``created`` the intake replaced with the
+        minute it received them (the partner's clock was wrong).
         """
         if not batch:
             return {}
         received = int(time.time() // 60 * 60)
         for attempt in range(3):
             try:
-                return self._put(partner, batch, received)
+                return self._put(partner, batch, received, adjusted)
             except sa.exc.IntegrityError:
                 # Another batch stored one of these ids between our read and insert
                 # (databases that do not serialize writers): read again and redo.
@@ -62,7 +66,9 @@ class Store:
                     raise
         raise AssertionError("unreachable")
 
-    def _put(self, partner: str, batch: t.Sequence[Report], received: int) -> dict[str, Result]:
+    def _put(
+        self, partner: str, batch: t.Sequence[Report], received: int, adjusted: t.Container[str]
+    ) -> dict[str, Result]:
         ids = [r.id for r in batch]
         results: dict[str, Result] = {}
         with self.engine.begin() as conn:
@@ -77,11 +83,20 @@ class Store:
                     else:
                         results[r.id] = Result(r.id, REJECTED, "this id is already used by another report")
                     continue
-                rows.append(_row(r, received))
+                rows.append(_row(r, received, r.id in adjusted))
                 results[r.id] = Result(r.id, ACCEPTED)
             if rows:
                 conn.execute(reports.insert(), rows)
         return results
+
+    def held(self, partner: str, ids: t.Sequence[str]) -> set[str]:
+        """Which of ``ids`` this partner has already delivered (cheap: the primary key)."""
+        if not ids:
+            return set()
+        c = reports.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(c.id).where(c.id.in_(list(ids)), c.partner == partner)).scalars()
+            return set(rows)
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -121,7 +136,7 @@ class Store:
         self.engine.dispose()
 
 
-def _row(r: Report, received: int) -> dict[str, t.Any]:
+def _row(r: Report, received: int, adjusted: bool = False) -> dict[str, t.Any]:
     return {
         "id": r.id,
         "partner": r.partner,
@@ -137,4 +152,4 @@ def _row(r: Report, received: int) -> dict[str, t.Any]:
 
 
 def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
