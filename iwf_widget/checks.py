@@ -176,7 +176,7 @@ def _error_of(response: t.Any) -> str:
     try:
         return str(response.json().get("error"))[:300]
     except Exception:
-        return response.text[:200]
+        return str(response.text)[:200]
 
 
 # -- a page that embeds the form -----------------------------------------------------

@@ -99,3 +99,22 @@ def test_a_missing_key_in_app_config_is_read_from_the_environment(tmp_path, keyp
     settings = ReportWidget.state(app).settings
     assert settings.partner_id == "from-the-environment"
     assert settings.exit_url == "https://config.example/", "app.config wins over the environment"
+
+
+def test_the_protocol_guides_signature_by_hand_gives_the_signature_it_shows():
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    guide = ROOT / "docs" / "protocol.md"
+    (request,) = [b for b in section(guide, "The request") if "X-IWF-Signature" in b.text]
+    body = request.text.strip().splitlines()[-1]
+    (by_hand,) = [b for b in section(guide, "The signature") if "openssl" in b.text]
+    shown = re.search(r"= ([0-9a-f]{64})", by_hand.text).group(1)
+    assert f"X-IWF-Signature: {shown}" in request.text
+    done = subprocess.run(["bash", "-c", by_hand.text], env={**os.environ, "BODY": body},
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(shown)
