@@ -58,6 +58,8 @@ WORKERS = 2
 THREADS = 4
 #: Forms fetched ahead for each second of submissions: more than the widget can accept.
 FORMS_PER_SUBMIT_SECOND = 2000
+#: Long enough for the junk to come from well over 1,000 addresses even on a slow machine.
+FLOOD_MIN_SECONDS = 5.0
 
 
 @dataclass
@@ -517,6 +519,40 @@ def _percentile(values: t.Sequence[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round((len(ordered) - 1) * pct / 100)))]
 
 
+def measure_flood(folder: str, public: str, plan: Plan, client: str) -> dict[str, t.Any]:
+    """Junk from thousands of client addresses at full speed, real reports beside it (bench/flood.py).
+
+    The widget runs with its default rate limits and trusts one proxy, so each junk
+    post counts under its own X-Forwarded-For address, as behind a reverse proxy.
+    """
+    import flood
+    import httpx
+
+    import load
+
+    os.makedirs(folder)
+    env = widget_env(folder, public, "http://127.0.0.1:9", "outbox-flood.db", False)
+    for key in ("IWF_WIDGET_RATE_LIMIT", "IWF_WIDGET_PARTNER_RATE_LIMIT"):
+        del env[key]  # the defaults: the figure is about limits junk must not use up
+    env["IWF_WIDGET_TRUSTED_PROXIES"] = "1"
+    widget = Server("widget-flood", "apps:widget()", folder, env).start("/report/healthz")
+    try:
+        harvested = os.path.join(folder, "flood-forms.txt")
+        seconds = max(FLOOD_MIN_SECONDS, plan.submit_seconds)
+        wanted = int(seconds * flood.REAL_PER_SECOND) + 20
+        with httpx.Client(base_url=widget.url, timeout=10) as http, open(harvested, "w") as f:
+            for _ in range(wanted):
+                f.write("\t".join(load.harvest_form(http.get(f"/report/form?lang={LANG}").text) or ()) + "\n")
+        bodies = solved_bodies(harvested, seed=3)
+        result = flood.run(f"{widget.url}/report/form?lang={LANG}", bodies, seconds, 2 * plan.connections, client)
+    finally:
+        widget.stop()
+    figures = result.figures()
+    stored = _count(os.path.join(folder, "outbox-flood.db"), "iwf_outbox")
+    figures["flood_junk_stored"] = stored - result.real_accepted
+    return figures
+
+
 # -- one run --------------------------------------------------------------------
 
 
@@ -595,6 +631,8 @@ def one_run(plan: Plan, client: str, folder: str, private: str, public: str, wit
     f["e2e_p50_ms"], f["e2e_p99_ms"] = e["p50_ms"], e["p99_ms"]
     f["e2e_reports"], f["e2e_arrived"], f["e2e_failed"] = e["reports"], e["arrived"], e["failed"]
     f["peak_rss_mb"] = max(rss, e["peak_rss_mb"])
+    log("flood: junk posts from many addresses, real reports beside them")
+    f.update(measure_flood(os.path.join(folder, "flood"), public, plan, client))
     return f
 
 
@@ -624,6 +662,9 @@ ROWS = [
     ("e2e_p50_ms", "submit to stored at the intake, p50", "ms"),
     ("e2e_p99_ms", "submit to stored at the intake, p99", "ms"),
     ("peak_rss_mb", "peak memory of a widget worker", "MB"),
+    ("flood_junk_per_s", "flood: junk posts refused (cross-site, no token)", "req/s"),
+    ("flood_real_accepted_ratio", "flood: real reports accepted meanwhile", "x"),
+    ("flood_real_p99_ms", "flood: real report, p99", "ms"),
 ]
 #: Figures whose spread over the runs is reported.
 VARYING = [key for key, _, unit in ROWS if unit not in ("B", "")]
@@ -675,6 +716,9 @@ def table(result: dict[str, t.Any]) -> str:
         + ("; TOKENS RAN OUT (the figure is a lower bound)" if result["submit_tokens_exhausted"] else ""),
         f"drain: {result['drain_reports']} reports, exactly once: {result['drain_exactly_once']}; "
         f"end to end: {result['e2e_arrived']}/{result['e2e_reports']} arrived, {result['e2e_failed']} refused",
+        f"flood: {result['flood_junk_requests']} junk posts from {result['flood_junk_clients']} addresses, "
+        f"{result['flood_junk_accepted']} answered 2xx, {result['flood_junk_stored']} stored; "
+        f"{result['flood_real_sent']} real reports sent",
     ]
     return "\n".join(lines + [""] + notes)
 
