@@ -55,7 +55,11 @@ def refuse_persistence(url: str) -> None:
 
     from .ratelimit import REDIS_TIMEOUTS
 
-    client = redis.Redis.from_url(url, **REDIS_TIMEOUTS)
+    client = redis.Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUTS["socket_timeout"],
+        socket_connect_timeout=REDIS_TIMEOUTS["socket_connect_timeout"],
+    )
     fix = f"turn persistence off (save \"\", appendonly no) or set {OVERRIDE}=1 if this is intended"
     try:
         found = persistence(client)
