@@ -9,6 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import socket
 import sqlite3
 import time
@@ -248,3 +249,101 @@ def test_answers_are_signed_for_the_request_they_answer(intake, stored):
 def test_healthz_answers_when_up(intake):
     response = httpx.get(f"{intake.intake_url}/healthz")
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def sealed_raw(public: str, raw: bytes) -> bytes:
+    """Any bytes in a sealed box to the intake's key, as a hostile partner could send."""
+    from nacl.public import PublicKey, SealedBox
+
+    return SealedBox(PublicKey(base64.b64decode(public))).encrypt(raw)
+
+
+def test_no_sealed_report_can_turn_its_batch_into_a_5xx(intake, stored, keypair):
+    sealer = Sealer(keypair[1])
+    before = {r["id"] for r in intake.export()}
+    good = report(rid(40))
+    poison = {
+        rid(41): sealed_raw(keypair[1], b"[" * 20000 + b"]" * 20000),  # nested past the parser's depth
+        rid(42): sealed_raw(keypair[1], b'{"v": 1, "id": "' + b"\xff\xfe" * 10 + b'"}'),  # not UTF-8
+        rid(43): sealed_raw(keypair[1], json.dumps({**report(rid(43)), "created": 0}).encode()
+                            .replace(b'"created": 0', b'"created": ' + b"9" * 20000)),  # a huge number
+        rid(44): sealed_raw(keypair[1], json.dumps({**report(rid(44)), "created": 0}).encode()
+                            .replace(b'"created": 0', b'"created": 1e999')),  # infinity
+        rid(45): sealer.seal(report(rid(45), urls={"a": 1}, locale=["fr"], content_kind={"x": [1]})),
+        rid(46): sealer.seal(report(rid(46), description=5, contact_email=["a@example.org"])),
+        rid(47): sealer.seal(report(rid(47), urls=[["https://example.com/"]], where_seen=None)),
+        rid(48): sealed_raw(keypair[1], b"[1, 2, 3]"),  # not an object
+        rid(49): os.urandom(200),  # bad ciphertext
+        rid(50): sealer.seal(report(rid(50), urls=["https://example.com/" + "\u0316\u0301" * 9000])),
+    }
+    body = body_of([*poison.items(), (rid(40), sealer.seal(good))])
+    response = post(intake, body, signed(body))
+    assert response.status_code == 200, response.text
+    results = {r["id"]: r for r in response.json()["results"]}
+    assert all(results[k]["status"] == "rejected" and results[k]["reason"] for k in poison), results
+    assert results[rid(40)]["status"] == "accepted"
+    assert "too_long" in results[rid(50)]["reason"]  # measured before any normalization
+    assert {r["id"] for r in intake.export()} == before | {rid(40)}
+
+
+def test_a_batch_of_millions_of_tiny_values_is_refused_before_it_is_parsed(intake, stored):
+    before = intake.export()
+    for body in (
+        json.dumps({"v": 1, "partner": PARTNER, "reports": [0] * 1_000_000}).encode(),
+        json.dumps({"v": 1, "partner": PARTNER, "reports": [{}] * 500_000}).encode(),
+        b'{"v": 1, "partner": "test-partner", "reports": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ):
+        response = post(intake, body, signed(body))
+        assert response.status_code == 400 and "at most" in response.json()["error"]
+        # A refusal the partner can tell from a proxy's: signed, for this request, with its status.
+        protocol.verify_response(response.headers, response.content, PARTNER, [KEY],
+                                 response.request.headers["X-IWF-Signature"])
+        assert response.json()["status"] == 400
+    assert intake.export() == before
+
+
+def test_refusals_before_the_signature_is_checked_are_signed_with_each_of_the_partners_keys(intake, stored):
+    body = b'{"v": 1}'
+    headers = signed(body, timestamp=int(time.time()) - 3600)  # an hour slow
+    response = post(intake, body, headers)
+    assert response.status_code == 401 and response.json() == {
+        "error": response.json()["error"], "status": 401, "cause": "clock"}
+    protocol.verify_response(response.headers, response.content, PARTNER, [KEY], headers["X-IWF-Signature"])
+    assert abs(int(response.headers["X-IWF-Timestamp"]) - time.time()) < 60  # the intake's own time
+    # A partner the intake does not know gets a signed-looking refusal too, that nobody can verify.
+    unknown = post(intake, body, signed(body, partner="nobody-we-know"))
+    assert unknown.status_code == 401 and "X-IWF-Signature" in unknown.headers
+    with pytest.raises(protocol.AuthError):
+        protocol.verify_response(unknown.headers, unknown.content, "nobody-we-know", [KEY],
+                                 unknown.request.headers["X-IWF-Signature"])
+
+
+def test_replays_and_retries_cost_a_partner_nothing_only_new_reports_count(tmp_path, keypair):
+    limited = System(tmp_path, keypair)
+    limited.intake_env["IWF_INTAKE_PARTNER_RATE_LIMIT"] = "5/hour"
+    limited.start_intake()
+    try:
+        sealer = Sealer(keypair[1])
+        three = [(rid(i), sealer.seal(report(rid(i)))) for i in range(60, 63)]
+        body = body_of(three)
+        headers = signed(body)
+        first = post(limited, body, headers)
+        assert [r["status"] for r in first.json()["results"]] == ["accepted"] * 3
+        for _ in range(20):  # an observer replays the captured request within its window
+            again = post(limited, body, headers)
+            assert again.status_code == 200 and again.content == first.content
+        for n in range(1, 6):  # the partner retries (a new signature each time): duplicates, not charged
+            retry = post(limited, body, signed(body, timestamp=int(headers["X-IWF-Timestamp"]) - n))
+            assert [r["status"] for r in retry.json()["results"]] == ["duplicate"] * 3
+        two = body_of([(rid(i), sealer.seal(report(rid(i)))) for i in range(63, 65)])
+        response = post(limited, two, signed(two))
+        assert [r["status"] for r in response.json()["results"]] == ["accepted"] * 2  # 3 + 2 = 5: within
+        one = body_of([(rid(65), sealer.seal(report(rid(65))))])
+        over = post(limited, one, signed(one))
+        assert over.status_code == 429 and int(over.headers["Retry-After"]) >= 1
+        # Retrying what it already holds still costs nothing, even at the limit.
+        retried = post(limited, two, signed(two, timestamp=int(time.time()) - 30))
+        assert [r["status"] for r in retried.json()["results"]] == ["duplicate"] * 2
+        assert limited.held() == 5
+    finally:
+        limited.stop_all()

@@ -147,3 +147,18 @@ def test_intake_partners_may_be_a_mapping_or_json(tmp_path, keypair):
     a = IntakeSettings.from_mapping({**base, "IWF_INTAKE_PARTNERS": {"p": [NEW, OLD]}})
     b = IntakeSettings.from_mapping({**base, "IWF_INTAKE_PARTNERS": json.dumps({"p": [NEW, OLD]})})
     assert a.partners == b.partners == {"p": (NEW, OLD)}
+
+
+def test_a_refusal_signed_with_each_key_verifies_with_whichever_the_partner_still_holds():
+    body = protocol.error_body("the body is larger than 1024 bytes", 413)
+    request_signature = "ab" * 32
+    headers = protocol.refusal_headers("p", ["old-key-0123456789abcdef", "new-key-0123456789abcdef"],
+                                       request_signature, body)
+    assert headers[protocol.SIGNATURE_HEADER].count(",") == 1
+    protocol.verify_response(headers, body, "p", ["new-key-0123456789abcdef"], request_signature)
+    protocol.verify_response(headers, body, "p", ["old-key-0123456789abcdef"], request_signature)
+    with pytest.raises(protocol.AuthError):  # bound to that request
+        protocol.verify_response(headers, body, "p", ["new-key-0123456789abcdef"], "cd" * 32)
+    with pytest.raises(protocol.AuthError):  # nobody else's key
+        protocol.verify_response(headers, body, "p", ["a-guess-0123456789abcdef"], request_signature)
+    assert protocol.decode_error(body) == {"error": "the body is larger than 1024 bytes", "status": 413}
