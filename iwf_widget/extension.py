@@ -7,16 +7,17 @@ import logging
 import os
 import threading
 import typing as t
+import weakref
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
-from . import headers
+from . import headers, hosts
 from .i18n import resource_dir
 from .outbox import Outbox
 from .pages import Pages
 from .ratelimit import Limiter
 from .sealing import Sealer
-from .settings import Settings, from_environ, unknown_keys
+from .settings import ConfigError, Settings, from_environ, unknown_keys
 from .tokens import TokenSigner
 from .work import ProofOfWork
 
@@ -48,13 +49,17 @@ class WidgetState:
         self._forwarder: t.Any = None
         self._forwarder_lock = threading.Lock()
         self._forwarder_pid: int | None = None
+        self._stopped = False
 
     def ensure_forwarder(self) -> None:
-        """Start the background forwarder in this process, once (also after a fork)."""
-        if not self.settings.forwarder or self._forwarder_pid == os.getpid():
+        """Start the background forwarder in this process, once (also after a fork).
+
+        Not after :meth:`stop_forwarder`, until :meth:`start_forwarder`.
+        """
+        if not self.settings.forwarder or self._stopped or self._forwarder_pid == os.getpid():
             return
         with self._forwarder_lock:
-            if self._forwarder_pid == os.getpid():
+            if self._stopped or self._forwarder_pid == os.getpid():
                 return
             from .forwarder import Forwarder
 
@@ -62,17 +67,23 @@ class WidgetState:
             self._forwarder.start()
             self._forwarder_pid = os.getpid()
 
+    def start_forwarder(self) -> None:
+        self._stopped = False
+        self.ensure_forwarder()
+
     def notify_forwarder(self) -> None:
         """Wake this process's forwarder: a report was just accepted."""
         forwarder = self._forwarder
         if forwarder is not None:
             forwarder.notify()
 
-    def stop_forwarder(self) -> None:
-        if self._forwarder is not None:
-            self._forwarder.stop()
-            self._forwarder = None
-            self._forwarder_pid = None
+    def stop_forwarder(self, timeout: float | None = None) -> None:
+        """Stop the thread (after the request it may be making) and close its connections."""
+        with self._forwarder_lock:
+            self._stopped = True
+            forwarder, self._forwarder, self._forwarder_pid = self._forwarder, None, None
+        if forwarder is not None:
+            forwarder.stop(timeout)
 
 
 def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:
@@ -86,49 +97,103 @@ def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:
     return versions
 
 
-def _unrouted_headers(prefix: str) -> t.Callable[[Response], Response]:
+def _unrouted_headers(prefix: str, subdomain: str | None) -> t.Callable[[Response], Response]:
     """Headers for answers under the prefix that no widget route produced (404, 405).
 
     The blueprint's own hooks run only once a route has matched.
     """
 
     def apply(response: Response) -> Response:
-        if request.blueprint is None and (request.path == prefix or request.path.startswith(prefix + "/")):
+        if request.blueprint is not None:
+            return response
+        if subdomain and not request.host.lower().startswith(subdomain.lower() + "."):
+            return response
+        if request.path == prefix or request.path.startswith(prefix + "/") or (subdomain and not prefix):
             headers.apply(response, document=False, frame_ancestors=())
             headers.relative_location(response, request.host)
+            headers.keep(request.environ, response)
         return response
 
     return apply
 
 
+def _check_subdomain(app: Flask) -> None:
+    """Flask matches subdomains only when both are set; otherwise every route would 404."""
+    if not app.config.get("SERVER_NAME"):
+        raise ConfigError("SERVER_NAME", "a subdomain needs SERVER_NAME, e.g. 'partner.example'")
+    if not app.subdomain_matching:
+        raise ConfigError("subdomain", "needs an app made with Flask(__name__, subdomain_matching=True)")
+
+
 class ReportWidget:
     """Mounts the report form on a Flask app.
 
-    ``ReportWidget(app, url_prefix="/report")``, or ``widget = ReportWidget()``
-    then ``widget.init_app(app)``. Settings come from ``app.config``, and any
-    ``IWF_WIDGET_*`` key missing there from the environment; they are checked
-    here, so a bad one stops start-up with its key named.
+    ``ReportWidget(app, url_prefix="/report")``, or, in an app factory,
+    ``widget = ReportWidget()`` at module level and ``widget.init_app(app)`` in
+    ``create_app``; one ``ReportWidget`` may serve several apps. Settings come
+    from ``app.config``, and any ``IWF_WIDGET_*`` key missing there from the
+    environment; they are checked here, so a bad one stops start-up with
+    its key named.
+
+    :param app: the Flask app, or None to call :meth:`init_app` later.
+    :param url_prefix: where the routes are mounted (``/report/form``, ...).
+    :param subdomain: serve the routes on this subdomain of ``SERVER_NAME``
+        only (``subdomain="report"`` for ``report.partner.example``); the app
+        must be made with ``Flask(..., subdomain_matching=True)``.
+
+    Alongside the host's extensions: the blueprint is exempted from Flask-WTF's
+    ``CSRFProtect`` and from every Flask-Limiter on the app (the form carries
+    its own signed token and the widget its own anonymous limits), and on the
+    widget's routes its security headers replace whatever a host hook (such as
+    Flask-Talisman) set. Widget responses never carry a cookie: on them
+    ``response.set_cookie`` does nothing (see :func:`iwf_widget.headers.apply`).
+
+    The forwarder, which sends accepted reports to the intake, runs in a
+    daemon thread of each process: it starts at the app's first widget request
+    (so each worker forked by a server starts its own) or when
+    :meth:`start_forwarder` is called, and stops with :meth:`stop_forwarder`,
+    when the app is garbage-collected, or when the process exits.
+    ``IWF_WIDGET_FORWARDER=off`` leaves forwarding to ``iwf-widget forward``.
     """
 
-    def __init__(self, app: Flask | None = None, url_prefix: str = "/report") -> None:
+    def __init__(
+        self, app: Flask | None = None, url_prefix: str = "/report", subdomain: str | None = None
+    ) -> None:
         self.url_prefix = url_prefix
+        self.subdomain = subdomain
         if app is not None:
             self.init_app(app)
 
-    def init_app(self, app: Flask, url_prefix: str | None = None) -> None:
-        from .views import blueprint
+    def init_app(self, app: Flask, url_prefix: str | None = None, subdomain: str | None = None) -> None:
+        from .views import MAX_BODY, blueprint
 
         # A key missing from app.config is read from the environment, as `iwf-widget serve` does.
         config = collections.ChainMap(app.config, from_environ())
         settings = Settings.from_mapping(config, app.instance_path)
         for warning in unknown_keys(config, once=True):
             logging.getLogger("iwf_widget").warning("%s", warning)
+        subdomain = subdomain if subdomain is not None else self.subdomain
+        if subdomain:
+            _check_subdomain(app)
         state = WidgetState(settings)
         app.extensions["iwf_widget"] = state
-        prefix = (url_prefix or self.url_prefix).rstrip("/")
-        app.register_blueprint(blueprint, url_prefix=prefix)
-        app.after_request(_unrouted_headers(prefix))
+        prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
+        app.register_blueprint(blueprint, url_prefix=prefix, subdomain=subdomain)
+        app.after_request(_unrouted_headers(prefix, subdomain))
+        hosts.first_hook(app, MAX_BODY)
+        hosts.befriend(app, warn=True)
+        app.wsgi_app = headers.WidgetHeaders(app.wsgi_app)  # type: ignore[method-assign]
+        # Stop the thread with its app, and at exit; the finalizer holds the state, not the app.
+        weakref.finalize(app, state.stop_forwarder)
 
     @staticmethod
     def state(app: Flask) -> WidgetState:
         return app.extensions["iwf_widget"]
+
+    def start_forwarder(self, app: Flask | None = None) -> None:
+        """Start forwarding in this process now rather than at the first request."""
+        self.state(app or current_app).start_forwarder()
+
+    def stop_forwarder(self, app: Flask | None = None) -> None:
+        """Stop this process's forwarder; reports left wait in the outbox for the next one."""
+        self.state(app or current_app).stop_forwarder()

@@ -11,6 +11,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Response
 
+if t.TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (
@@ -42,6 +45,14 @@ def apply(
     cross_origin_resource: bool = False,
     hsts: bool = False,
 ) -> Response:
+    """Set the widget's headers on ``response`` and take away its ability to set cookies.
+
+    The cookie policy a host app gets: on a widget response, ``response.set_cookie``
+    and ``response.delete_cookie`` do nothing, so the host's session (Flask's
+    session, Flask-Login's remember cookie) is neither set nor cleared there, and
+    :class:`WidgetHeaders` drops any ``Set-Cookie`` added afterwards. The host's
+    own pages keep their cookies.
+    """
     h = response.headers
     h["Referrer-Policy"] = "no-referrer"
     h["X-Content-Type-Options"] = "nosniff"
@@ -84,3 +95,45 @@ def relative_location(response: Response, host: str) -> Response:
         path = "/" + parts.path.lstrip("/")  # never "//", which a browser reads as a host
         response.headers["Location"] = urlunsplit(("", "", path, parts.query, parts.fragment))
     return response
+
+
+#: Removed from a widget response whatever set them, then the widget's own are put back.
+REPLACED = frozenset(
+    name.lower()
+    for name in (
+        "Content-Security-Policy", "Content-Security-Policy-Report-Only", "X-Frame-Options",
+        "Referrer-Policy", "Permissions-Policy", "Feature-Policy", "X-Content-Type-Options",
+        "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Set-Cookie",
+    )
+)
+#: Kept as the widget set them, when it did (a host's value is left alone otherwise).
+KEPT_IF_SET = ("Cache-Control", "Strict-Transport-Security", "Access-Control-Allow-Origin")
+ENVIRON_KEY = "iwf_widget.headers"
+
+
+def keep(environ: dict[str, t.Any], response: Response) -> None:
+    """Remember the widget's headers for ``response``, for :class:`WidgetHeaders` to restore."""
+    wanted = REPLACED.union(name.lower() for name in KEPT_IF_SET)
+    environ[ENVIRON_KEY] = [(k, v) for k, v in response.headers.items() if k.lower() in wanted]
+
+
+class WidgetHeaders:
+    """WSGI middleware: on the widget's responses, its security headers win.
+
+    A host's ``after_request`` hooks (Flask-Talisman's among them) run after the
+    blueprint's, so they could replace ``frame-ancestors``, add
+    ``X-Frame-Options: SAMEORIGIN`` or a cookie. This runs after all of them.
+    """
+
+    def __init__(self, wsgi_app: "WSGIApplication") -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> t.Iterable[bytes]:
+        def start(status: str, response_headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
+            ours = environ.get(ENVIRON_KEY)
+            if ours is not None:
+                names = REPLACED.union(k.lower() for k, _ in ours)
+                response_headers = [(k, v) for k, v in response_headers if k.lower() not in names] + ours
+            return start_response(status, response_headers, exc_info)
+
+        return self.wsgi_app(environ, start)

@@ -48,15 +48,27 @@ def _prepare() -> None:
     st = state()
     st.ensure_forwarder()
     request.max_content_length = MAX_BODY
-    settings = st.settings
-    g.iwf_lang = i18n.negotiate(
-        request.args.get("lang"),
-        request.headers.get("Accept-Language"),
-        settings.locales,
-        settings.default_locale,
-    )
-    g.iwf_translations = i18n.translations(g.iwf_lang)
+    language()
     g.iwf_accent = embed.accent(request.args.get("accent"))
+
+
+def language() -> str:
+    """The request's language, negotiated on first use.
+
+    Lazily, because an error page may be rendered before ``_prepare`` ran: a host
+    app's ``before_request`` (a limiter, a body read past the size limit) that aborts.
+    """
+    lang = g.get("iwf_lang")
+    if lang is None:
+        settings = state().settings
+        lang = g.iwf_lang = i18n.negotiate(
+            request.args.get("lang"),
+            request.headers.get("Accept-Language"),
+            settings.locales,
+            settings.default_locale,
+        )
+        g.iwf_translations = i18n.translations(lang)
+    return lang
 
 
 @blueprint.url_defaults
@@ -72,18 +84,20 @@ def _secure(response: Response) -> Response:
     st = state()
     # Only the form and the pages it leads to may be framed; an error page elsewhere may not.
     is_document = request.endpoint in DOCUMENT_ENDPOINTS and response.mimetype == "text/html"
-    return headers.apply(
+    headers.apply(
         response,
         document=is_document,
         frame_ancestors=st.settings.allowed_origins,
         cross_origin_resource=request.endpoint in ("iwf_widget.embed_js", "iwf_widget.embed_labels"),
         hsts=request.is_secure,
     )
+    headers.keep(request.environ, response)  # restored after the host's own hooks (WidgetHeaders)
+    return response
 
 
 def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]:
     st = state()
-    lang = g.iwf_lang
+    lang = language()
     body = render_template(
         f"iwf_widget/{template}",
         _=i18n.gettext,
@@ -317,6 +331,7 @@ def healthz() -> Response:
 
 @blueprint.errorhandler(RequestEntityTooLarge)
 def _too_large(error: HTTPException) -> tuple[str, int]:
+    language()
     return _page(
         "problem.html",
         413,
@@ -330,6 +345,7 @@ def _too_large(error: HTTPException) -> tuple[str, int]:
 def too_many_requests(retry_after: float) -> tuple[str, int, dict[str, str]]:
     """The localized "please wait" page, with ``Retry-After``."""
     minutes = max(1, math.ceil(retry_after / 60))
+    language()
     body, status = _page(
         "problem.html",
         429,
@@ -349,3 +365,26 @@ def too_many_requests(retry_after: float) -> tuple[str, int, dict[str, str]]:
 def _too_many(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     retry_after = getattr(error, "retry_after", None) or 60
     return too_many_requests(float(retry_after))
+
+
+@blueprint.errorhandler(HTTPException)
+def _other_error(error: HTTPException) -> t.Any:
+    """Any other refusal or failure on a widget route, in the person's language.
+
+    A host hook that aborts (a 403 from an IP filter, a 400 from a CSRF check the
+    host added by hand) or a server error must not show an English Werkzeug page
+    inside the form's frame. A missing asset keeps its plain 404.
+    """
+    code = error.code or 500
+    if code < 400 or (code in (404, 405) and request.endpoint not in DOCUMENT_ENDPOINTS):
+        return error
+    language()
+    return _page(
+        "problem.html",
+        code,
+        title=gettext("Your report has not been sent yet"),
+        message=gettext(
+            "Something went wrong on our side, so your report was not saved. "
+            "Please wait a few minutes and send it again."
+        ),
+    )
