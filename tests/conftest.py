@@ -1,44 +1,25 @@
 """Shared fixtures: keys, a partner app on a real SQLite outbox, its client."""
 from __future__ import annotations
 
-import re
+import os
 import typing as t
+from pathlib import Path
 
 import pytest
 from flask import Flask
 
-from iwf_widget import ReportWidget
 from iwf_widget.sealing import generate_keypair
+from support.browser import CHROMIUM, in_ci, launch
 
-SIGNING_KEY = "test-signing-key-0123456789abcdef"
+# Also re-exported for tests that still write ``from conftest import ...``:
+# new tests import them from ``support.partner``.
+from support.partner import SIGNING_KEY, answers, partner_app, token_of, valid_answers  # noqa: F401
 
 
 @pytest.fixture(scope="session")
 def keypair() -> tuple[str, str]:
     """(private, public) intake keys."""
     return generate_keypair()
-
-
-def partner_app(folder, public_key: str, **config: t.Any) -> Flask:
-    """A partner app with the widget at /report, its instance and outbox in ``folder``.
-
-    Lenient by default (no minimum fill time, no rate limit, no forwarder thread);
-    keyword arguments override any setting.
-    """
-    app = Flask("partner", instance_path=str(folder / "instance"))
-    app.config.update(
-        IWF_WIDGET_PARTNER_ID="test-partner",
-        IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
-        IWF_WIDGET_SIGNING_KEY=SIGNING_KEY,
-        IWF_WIDGET_INTAKE_PUBLIC_KEY=public_key,
-        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{folder}/outbox.db",
-        IWF_WIDGET_MIN_FILL_SECONDS=0,
-        IWF_WIDGET_RATE_LIMIT="off",
-        IWF_WIDGET_FORWARDER="off",
-    )
-    app.config.update(config)
-    ReportWidget(app, url_prefix="/report")
-    return app
 
 
 @pytest.fixture
@@ -61,32 +42,6 @@ def client(app):
     return app.test_client()
 
 
-def token_of(page: str) -> str:
-    found = re.search(r'name="iwf_token" value="([^"]+)"', page)
-    assert found, "no form token on the page"
-    return found.group(1)
-
-
-def valid_answers(page: str, **over: str) -> dict[str, str]:
-    """A complete, valid submission for the form on ``page``."""
-    return answers(token_of(page), **over)
-
-
-def answers(token: str, **over: str) -> dict[str, str]:
-    """A complete, valid submission carrying ``token``."""
-    data = {
-        "iwf_token": token,
-        "urls": "https://example.com/a.html",
-        "content_kind": "images",
-        "where_seen": "website",
-        "description": "",
-        "contact_email": "",
-        "homepage": "",
-    }
-    data.update(over)
-    return data
-
-
 @pytest.fixture
 def submit(client):
     """GET the form in ``lang``, then POST valid answers (overridable); returns the response."""
@@ -105,11 +60,6 @@ def browser():
     Skipped where /usr/bin/chromium or Playwright is missing, except in CI (CI=true),
     where the browser tests must run.
     """
-    import os
-    from pathlib import Path
-
-    from browser import CHROMIUM, in_ci, launch
-
     problem = None
     if not Path(CHROMIUM).exists():
         problem = f"{CHROMIUM} is not installed"

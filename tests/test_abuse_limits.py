@@ -10,7 +10,7 @@ import time
 
 import altcha
 
-from conftest import valid_answers
+from support.partner import valid_answers
 from iwf_widget.ratelimit import ClientKeys, client_address
 from iwf_widget.work import CALM_PER_MINUTE, ProofOfWork
 

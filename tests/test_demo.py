@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from procs import Proc, wait_until
+from support.procs import Proc, wait_until
 
 
 def three_free_ports() -> int:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import browser as B
-from conftest import partner_app
+from support import browser as B
+from support.partner import partner_app
 from iwf_widget import embed, i18n
 
 STATIC = i18n.resource_dir("static")

@@ -5,7 +5,7 @@ import pytest
 
 from iwf_widget import ReportWidget, views
 from iwf_widget.reference import for_report
-from conftest import valid_answers
+from support.partner import valid_answers
 from iwf_widget.pages import Pages
 
 

@@ -16,7 +16,7 @@ from iwf_widget.outbox import reports as outbox_reports
 from iwf_widget.sealing import Sealer
 from iwf_widget.settings import Settings
 
-from procs import PARTNER, System, wait_until
+from support.procs import PARTNER, System, wait_until
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import typing as t
 
 import pytest
 
-from conftest import valid_answers
+from support.partner import valid_answers
 
 PARTNER_ORIGINS = ["https://partner.example", "https://www.partner.example:8443"]
 

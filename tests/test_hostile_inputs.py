@@ -26,7 +26,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from nacl.public import PrivateKey, PublicKey, SealedBox
 from werkzeug.datastructures import MultiDict
 
-from conftest import SIGNING_KEY, partner_app, token_of, valid_answers
+from support.partner import SIGNING_KEY, partner_app, token_of, valid_answers
 from iwf_widget import forms, protocol, views
 from iwf_widget.i18n import LOCALES, gettext, ngettext, number
 from iwf_widget.outbox import minute

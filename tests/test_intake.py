@@ -20,7 +20,7 @@ import pytest
 from iwf_widget import protocol
 from iwf_widget.sealing import Sealer, generate_keypair
 
-from procs import KEY, PARTNER, System
+from support.procs import KEY, PARTNER, System
 
 OTHER = "other-partner"
 OTHER_KEY = "other-key-0123456789abcdef"

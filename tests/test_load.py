@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import SIGNING_KEY
+from support.partner import SIGNING_KEY
 
 CLIENTS = 50
 SUBMISSIONS = 2000

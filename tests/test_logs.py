@@ -14,7 +14,7 @@ import typing as t
 
 import pytest
 
-from conftest import SIGNING_KEY, valid_answers
+from support.partner import SIGNING_KEY, valid_answers
 from iwf_widget.forwarder import Forwarder
 
 IP = "203.0.113.197"

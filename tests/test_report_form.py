@@ -8,7 +8,7 @@ import time
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from conftest import SIGNING_KEY, token_of, valid_answers
+from support.partner import SIGNING_KEY, token_of, valid_answers
 from iwf_widget.reference import is_valid
 from iwf_widget.sealing import unseal
 from iwf_widget.tokens import SALT

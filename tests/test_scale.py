@@ -14,8 +14,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from procs import wait_until
-from servers import (
+from support.procs import wait_until
+from support.servers import (
     REFERENCE,
     TOKEN,
     Deployment,
@@ -191,7 +191,7 @@ def test_servers_hash_a_client_alike_through_redis(redis_server, monkeypatch):  
 
 
 def test_limits_allow_reports_while_redis_is_down():
-    from procs import free_port
+    from support.ports import free_port
 
     limiter = Limiter("1/hour", "1/hour", "test-partner", storage_uri=f"redis://127.0.0.1:{free_port()}/0")
     assert limiter.hit("198.51.100.7") is None

@@ -31,9 +31,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-import conftest
-from browser import in_ci
-from procs import FAST_FORWARDING, KEY, PARTNER, ROOT, Proc, free_port, wait_until
+from support import partner
+from support.browser import in_ci
+from support.ports import free_port
+from support.procs import FAST_FORWARDING, KEY, PARTNER, ROOT, Proc, wait_until
 
 PG_USER = "postgres"
 TOKEN = re.compile(r'name="iwf_token" value="([^"]+)"')
@@ -315,7 +316,7 @@ def count_rows(url: str, table: str) -> int:
 
 
 def answers(token: str, url: str, **over: str) -> dict[str, str]:
-    return conftest.answers(token, urls=url, **over)
+    return partner.answers(token, urls=url, **over)
 
 
 async def _submit_all(

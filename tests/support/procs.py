@@ -11,7 +11,7 @@ acknowledge without the intake's signature, answer 400 as a proxy does, fail
 with 500 on batches holding a given report)
 and logs the ids of every batch it receives, so a test can count sends::
 
-    python tests/procs.py --port 8080 --control mode.json --log batches.jsonl
+    PYTHONPATH=tests python tests/support/procs.py --port 8080 --control mode.json --log batches.jsonl
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -30,10 +29,13 @@ from pathlib import Path
 
 import httpx
 
+from support.ports import free_port
+
 PARTNER = "test-partner"
 KEY = "procs-signing-key-0123456789abcdef"
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+TESTS = HERE.parent
+ROOT = TESTS.parent
 
 #: Fast forwarding, so that outages and retries play out in seconds.
 FAST_FORWARDING = {
@@ -42,12 +44,6 @@ FAST_FORWARDING = {
     "IWF_WIDGET_BACKOFF_BASE": "0.05",
     "IWF_WIDGET_BACKOFF_MAX": "0.5",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(check: t.Callable[[], t.Any], timeout: float = 20, every: float = 0.1) -> t.Any:
@@ -141,12 +137,14 @@ class System:
     def start_intake(self, faulty: bool = False) -> Proc:
         """``iwf-widget intake``, or the same app behind the fault-injecting wrapper."""
         port = str(self.intake_port)
+        env = self.intake_env
         if faulty:
             cmd = [sys.executable, str(HERE / "procs.py"), "--port", port,
                    "--control", str(self.control), "--log", str(self.batch_log)]
+            env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
         else:
             cmd = [sys.executable, "-m", "iwf_widget.cli", "intake", "--host", "127.0.0.1", "--port", port]
-        return self._start("intake", cmd, self.intake_env, f"{self.intake_url}/healthz")
+        return self._start("intake", cmd, env, f"{self.intake_url}/healthz")
 
     def start_widget(self) -> Proc:
         cmd = [sys.executable, "-m", "iwf_widget.cli", "serve", "--host", "127.0.0.1", "--port", str(self.widget_port)]

@@ -11,10 +11,11 @@ import functools
 import http.server
 import json
 import os
-import socket
 import threading
 import typing as t
 from pathlib import Path
+
+from support.ports import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,18 +26,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-AXE = Path(__file__).with_name("node_modules") / "axe-core" / "axe.min.js"
-TERSER = Path(__file__).with_name("node_modules") / ".bin" / "terser"
+TESTS = Path(__file__).resolve().parents[1]
+AXE = TESTS / "node_modules" / "axe-core" / "axe.min.js"
+TERSER = TESTS / "node_modules" / ".bin" / "terser"
 
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(playwright: t.Any) -> t.Any:
