@@ -20,10 +20,23 @@
     return true;
   }
 
+  // The partner page (and any script on it) sees the frame's height. Once past the first step,
+  // the height is that of the tallest step the first step leads to, so it does not tell which
+  // choice was made; the person still sees the whole step without a scrollbar in the frame.
   function measure() {
     pending = 0;
-    var h = Math.ceil(body.getBoundingClientRect().height);
-    if (h !== height && send({ type: "iwf:height", height: h })) height = h;
+    var h = body.getBoundingClientRect().height, bar = doc.querySelector(".iwf-exit");
+    var shown = doc.querySelector("[data-iwf-step]:not([hidden])");
+    if (shown && !/^(scope|language)$/.test(shown.getAttribute("data-iwf-step"))) {
+      var own = shown.getBoundingClientRect().height, tallest = own;
+      var others = doc.querySelectorAll("[data-iwf-step][hidden]:not([data-iwf-step=scope]):not([data-iwf-step=language])");
+      for (var i = 0; i < others.length; i++) others[i].hidden = false;
+      for (i = 0; i < others.length; i++) tallest = Math.max(tallest, others[i].getBoundingClientRect().height);
+      for (i = 0; i < others.length; i++) others[i].hidden = true;
+      h += tallest - own;
+    }
+    h = Math.ceil(h);
+    if (h !== height && send({ type: "iwf:height", height: h, bar: bar ? bar.getBoundingClientRect().bottom : 0 })) height = h;
   }
 
   window.addEventListener("message", function (ev) {
@@ -32,6 +45,9 @@
     if (origins.indexOf(ev.origin) < 0 || !ev.ports || ev.ports.length !== 1) return;
     if (!m || m.v !== 1 || m.type !== "iwf:hello") return;
     port = ev.ports[0];
+    var exit = doc.querySelector("[data-iwf-exit]");
+    send({ type: "iwf:page", lang: root.lang, dir: root.dir, title: body.getAttribute("data-iwf-title") || doc.title,
+           exit: exit ? exit.textContent : "", url: exitUrl });
     measure();
   });
   if (window.ResizeObserver) {
@@ -115,13 +131,55 @@
     shifts = [];
   });
 
+  // "Sending…" at once, before anything else (the proof-of-work may still be running), and
+  // announced; a form already on its way is not sent again.
+  function busy(form, on) {
+    var button = form.querySelector("[type=submit]"), status = form.querySelector("[data-iwf-sending]");
+    if (on) form.setAttribute("aria-busy", "true"); else form.removeAttribute("aria-busy");
+    if (button) {
+      if (on) button.setAttribute("aria-disabled", "true"); else button.removeAttribute("aria-disabled");
+    }
+    if (status) status.textContent = on ? status.getAttribute("data-iwf-sending") : "";
+  }
+  window.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form.method !== "post") return;
+    if (form.iwfSending) {
+      ev.preventDefault();
+      ev.stopImmediatePropagation();
+      return;
+    }
+    busy(form, true);
+  }, true);
+
+  // A refusal that is not the form again (too long, too many, not saved): keep the form and
+  // the answers, and show the answer's message above it.
+  function keep(form, page) {
+    var message = page.querySelector("main [role=alert]"), title = page.querySelector("main h1");
+    var box = doc.querySelector(".iwf-summary");
+    if (!box) {
+      box = doc.createElement("div");
+      box.className = "iwf-summary";
+      box.setAttribute("role", "alert");
+      box.tabIndex = -1;
+      form.parentNode.insertBefore(box, form.parentNode.querySelector(".iwf-guidance") || form);
+    }
+    box.textContent = "";
+    var h = doc.createElement("h2");
+    h.textContent = title ? title.textContent : "";
+    var p = doc.createElement("p");
+    p.textContent = message ? message.textContent : "";
+    box.appendChild(h);
+    box.appendChild(p);
+    box.focus();
+  }
+
   // Submit with fetch and swap in the answer's <main>: no history entry inside the iframe.
   doc.addEventListener("submit", function (ev) {
     var form = ev.target;
     if (ev.defaultPrevented || !window.fetch || !window.DOMParser || form.method !== "post") return;
     ev.preventDefault();
-    if (form.getAttribute("aria-busy")) return;
-    form.setAttribute("aria-busy", "true");
+    form.iwfSending = true;
     var sent = fetch(form.action, {
       method: "POST",
       body: new URLSearchParams(new FormData(form)),
@@ -132,21 +190,27 @@
     });
     sent.then(function (res) {
       if (!/^text\/html/.test(res.headers.get("Content-Type") || "")) throw new Error("not a page");
-      return res.text();
-    }).then(function (text) {
-      var page = new DOMParser().parseFromString(text, "text/html");
+      return res.text().then(function (text) { return [res.status, text]; });
+    }).then(function (answer) {
+      var page = new DOMParser().parseFromString(answer[1], "text/html");
       var main = page.querySelector("main"), current = doc.querySelector("main");
       if (!main || !current) throw new Error("no main");
+      if (answer[0] >= 400 && !main.querySelector("form")) {
+        form.iwfSending = false;
+        busy(form, false);
+        return keep(form, page);
+      }
       current.replaceWith(doc.adoptNode(main));
       doc.title = page.title;
       focusFirst(main);
     }).catch(function () {
       // Whatever went wrong, the plain form post still works.
-      form.removeAttribute("aria-busy");
       HTMLFormElement.prototype.submit.call(form);
     });
   });
 
-  var focus = doc.querySelector("[data-iwf-focus]");
+  // After a change of language, the new page's heading (the language list links to it).
+  var focus = doc.querySelector("[data-iwf-focus]") ||
+    (location.hash && doc.getElementById(location.hash.slice(1)));
   if (focus) focus.focus();
 })();
