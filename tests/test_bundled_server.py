@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from procs import Proc, free_port
-from servers import Redis, redis_binary
+from support.ports import free_port
+from support.procs import Proc
+from support.servers import Redis, redis_binary
 from test_startup_errors import cli, intake_env, one_line_failure, widget_env
 
 

@@ -1,7 +1,7 @@
 """Ordinary faults between a partner and the intake never fail, stall, double or hide a report.
 
 Real processes on loopback: ``iwf-widget serve`` and ``iwf-widget intake``, the
-intake behind the fault-injecting wrapper of ``procs.py`` where a proxy or a
+intake behind the fault-injecting wrapper of ``support/procs.py`` where a proxy or a
 failing intake is needed, a header-trickling server for a slow middlebox, and
 libfaketime for a partner whose clock is wrong. Each test counts the reports
 sent, thanked, stored at the intake and left in the outbox, and checks that
@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from procs import PARTNER, System, wait_until
+from support.procs import PARTNER, System, wait_until
 from test_forwarding import fill_outbox, sends_per_id
 
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")

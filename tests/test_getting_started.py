@@ -24,7 +24,8 @@ import httpx
 import pytest
 
 from docblocks import ROOT, Block, blocks, section
-from procs import Proc, free_port, wait_until
+from support.ports import free_port
+from support.procs import Proc, wait_until
 
 GUIDE = ROOT / "docs" / "getting-started.md"
 SERVERS = {"iwf-widget intake": "/healthz", "iwf-widget serve": "/report/healthz", "python3 -m http.server": "/"}

@@ -17,7 +17,7 @@ import pytest
 from flask import Flask, abort, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from conftest import SIGNING_KEY, answers, token_of
+from support.partner import SIGNING_KEY, answers, token_of
 from iwf_widget import ConfigError, ReportWidget, headers, i18n
 
 ORIGIN = "https://partner.example"

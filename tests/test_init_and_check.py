@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from procs import ROOT, Proc, free_port, wait_until
+from support.ports import free_port
+from support.procs import ROOT, Proc, wait_until
 from iwf_widget.sealing import generate_keypair
 
 PAGE_ORIGIN = "http://127.0.0.1:8801"

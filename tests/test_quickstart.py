@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from docblocks import ROOT, Block, all_docs, blocks, commands, required_settings, section
-from procs import Proc, free_port
+from support.ports import free_port
+from support.procs import Proc
 
 README = ROOT / "README.md"
 

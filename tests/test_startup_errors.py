@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from procs import KEY, PARTNER, ROOT
+from support.procs import KEY, PARTNER, ROOT
 
 
 def widget_env(tmp: Path, keypair: tuple[str, str], **over: str) -> dict[str, str]:
