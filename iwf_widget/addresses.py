@@ -14,7 +14,9 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
-MAX_ADDRESSES = 10
+from .report import MAX_ADDRESSES, is_stream_safe
+
+__all__ = ["MAX_ADDRESSES", "AddressError", "normalize", "readable", "split_lines"]
 #: Lines read at all; repeats of one address are merged, so a few more than ten are fine.
 MAX_LINES = 50
 MAX_LENGTH = 2048
@@ -45,9 +47,15 @@ def _has_forbidden_characters(text: str) -> bool:
 
 def normalize(raw: str) -> str:
     """One address, normalized; raises :class:`AddressError`."""
-    text = unicodedata.normalize("NFC", raw.strip())
-    if not text:
+    raw = raw.strip()
+    if not raw:
         raise AddressError("empty")
+    # Bounds first, on what arrived: normalizing unbounded text is what is slow.
+    if len(raw) > MAX_LENGTH:
+        raise AddressError("too_long")
+    if not is_stream_safe(raw):
+        raise AddressError("invalid")
+    text = unicodedata.normalize("NFC", raw)
     if len(text) > MAX_LENGTH:
         raise AddressError("too_long")
     if _has_forbidden_characters(text):

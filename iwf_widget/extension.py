@@ -18,7 +18,8 @@ from .pages import Pages
 from .ratelimit import Limiter
 from .sealing import Sealer
 from .settings import ConfigError, Settings, from_environ, unknown_keys
-from .tokens import TokenSigner
+from .submission import Submissions
+from .tokens import FormTokens, TokenSigner
 from .work import ProofOfWork
 
 
@@ -44,8 +45,13 @@ class WidgetState:
             settings.partner_rate_limit,
             settings.partner_id,
             storage_uri=settings.redis_url or "memory://",
+            ipv6_prefix=settings.ipv6_prefix,
         )
         self.work = ProofOfWork(settings.signing_keys[0], settings.token_max_age, settings.work_difficulty)
+        self.tokens = FormTokens(self.signer, self.outbox)
+        self.submissions = Submissions(
+            settings.partner_id, self.tokens, self.work, self.limiter, self.sealer, stored=self.notify_forwarder
+        )
         self._forwarder: t.Any = None
         self._forwarder_lock = threading.Lock()
         self._forwarder_pid: int | None = None

@@ -2,53 +2,50 @@
 from __future__ import annotations
 
 import typing as t
-import unicodedata
 
 from flask import g
 from wtforms import Form, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.meta import DefaultMeta
-from wtforms.validators import Email, Length, Optional, StopValidation, ValidationError
+from wtforms.validators import Email, Optional, StopValidation, ValidationError
 
-from . import addresses
+from . import addresses, report
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .i18n import ngettext, number
-from .tokens import FormTokenCSRF
+from .report import DESCRIPTION_MAX, EMAIL_MAX
 
-DESCRIPTION_MAX = 2000
-EMAIL_MAX = 254
+__all__ = ["CONTENT_KINDS", "DESCRIPTION_MAX", "EMAIL_MAX", "WHERE_SEEN", "ReportForm", "error_fields"]
 
-CONTENT_KINDS = [
-    SelectChoice("images", _l("Photos or images")),
-    SelectChoice("videos", _l("Videos")),
-    SelectChoice("generated", _l("Drawn, animated or computer-generated images")),
-    SelectChoice("unsure", _l("I am not sure")),
-]
-WHERE_SEEN = [
-    SelectChoice("website", _l("A website")),
-    SelectChoice("social", _l("Social media or an app")),
-    SelectChoice("forum", _l("A forum, chat or comment section")),
-    SelectChoice("search", _l("Search results")),
-    SelectChoice("other", _l("Somewhere else")),
-]
+_KIND_LABELS = {
+    "images": _l("Photos or images"),
+    "videos": _l("Videos"),
+    "generated": _l("Drawn, animated or computer-generated images"),
+    "unsure": _l("I am not sure"),
+}
+_PLACE_LABELS = {
+    "website": _l("A website"),
+    "social": _l("Social media or an app"),
+    "forum": _l("A forum, chat or comment section"),
+    "search": _l("Search results"),
+    "other": _l("Somewhere else"),
+}
+#: The report's choices (report.py), in its order, with the labels people read.
+CONTENT_KINDS = [SelectChoice(value, _KIND_LABELS[value]) for value in report.CONTENT_KINDS]
+WHERE_SEEN = [SelectChoice(value, _PLACE_LABELS[value]) for value in report.WHERE_SEEN]
 
-
-def clean_text(value: t.Any) -> t.Any:
-    """Free text in NFC, without control characters other than tab and line breaks.
-
-    Text pasted from documents can carry form feeds and similar debris; a NUL
-    cannot be stored in some databases at all. People never mean them.
-    """
-    if not isinstance(value, str):
-        return value
-    value = unicodedata.normalize("NFC", value)
-    return "".join(ch for ch in value if ch in "\t\n\r" or unicodedata.category(ch) != "Cc")
+EMAIL_EXAMPLE = _l("Enter an email address like name@example.com, or leave this empty.")
 
 
-def has_control_characters(text: str) -> bool:
-    """True when ``text`` holds what :func:`clean_text` removes."""
-    return any(ch not in "\t\n\r" and unicodedata.category(ch) == "Cc" for ch in text)
+def _email_bounds(form: Form, field: StringField) -> None:
+    """Length and characters first, on what arrived, before the email parser sees it."""
+    value = field.data or ""
+    if len(value) > EMAIL_MAX:
+        raise StopValidation(_("This email address is too long."))
+    # Bytes that were not UTF-8 arrive as U+FFFD: no reply could reach that address.
+    # Hidden characters would make the address differ from the one the person sees.
+    if "\ufffd" in value or report.has_hidden_characters(value) or not report.is_stream_safe(value):
+        raise StopValidation(str(EMAIL_EXAMPLE))
 
 
 def address_message(kind: str, line: int) -> str:
@@ -76,9 +73,8 @@ class RequiredChoice(RadioField):
 
 
 class ReportMeta(DefaultMeta):
-    csrf = True
-    csrf_class = FormTokenCSRF
-    csrf_field_name = "iwf_token"
+    # The form token is checked before the form is built (submission.py, tokens.py).
+    csrf = False
     cache_translations = False
 
     def get_translations(self, form):  # type: ignore[no-untyped-def]
@@ -96,26 +92,16 @@ class ReportForm(Form):
     description = TextAreaField(
         _l("Anything else that helps us find it (optional)"),
         validators=[Optional()],
-        filters=[clean_text],
     )
     contact_email = StringField(
         _l("Your email address (optional)"),
-        validators=[
-            Optional(),
-            Length(max=EMAIL_MAX, message=_l("This email address is too long.")),
-            Email(
-                check_deliverability=False,
-                message=_l("Enter an email address like name@example.com, or leave this empty."),
-            ),
-        ],
+        validators=[Optional(), _email_bounds, Email(check_deliverability=False, message=EMAIL_EXAMPLE)],
     )
     # The honeypot: hidden from people and from assistive technology, tempting to bots.
     homepage = StringField(_l("Leave this field empty"))
 
     #: The normalized, de-duplicated addresses, once validated.
     addresses: list[str]
-    token_claims: t.Any = None
-    token_problem: str | None = None
 
     def validate_urls(self, field: TextAreaField) -> None:
         lines = addresses.split_lines(field.data or "")
@@ -138,15 +124,18 @@ class ReportForm(Form):
         self.addresses = list(seen)
 
     def validate_description(self, field: TextAreaField) -> None:
-        if field.data and len(field.data) > DESCRIPTION_MAX:
+        raw = field.data or ""
+        problem = report.text_problem(raw, DESCRIPTION_MAX)
+        if problem == "marks":
+            raise ValidationError(
+                _("This text has too many accents or marks in a row. Remove some and send it again.")
+            )
+        cleaned = report.clean_text(raw) if problem is None else raw
+        if problem == "too_long" or len(cleaned) > DESCRIPTION_MAX:
             raise ValidationError(
                 _("Please shorten this to %(max)s characters.", max=number(DESCRIPTION_MAX))
             )
-
-    def validate_contact_email(self, field: StringField) -> None:
-        # Bytes that were not UTF-8 arrive as U+FFFD: no reply could reach that address.
-        if field.data and "\ufffd" in field.data:
-            raise ValidationError(_("Enter an email address like name@example.com, or leave this empty."))
+        field.data = cleaned
 
     def validate_homepage(self, field: StringField) -> None:
         if field.data:

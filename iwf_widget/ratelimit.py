@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
 import secrets
 import threading
@@ -33,6 +34,8 @@ REFRESH_SECONDS = 60.0
 #: The shared key outlives its period by this much, for clocks that differ a little.
 KEY_SLACK_SECONDS = 300
 REDIS_TIMEOUTS = {"socket_timeout": 2.0, "socket_connect_timeout": 2.0}
+#: One IPv6 subscriber usually has a whole /64 and can pick any address in it.
+DEFAULT_IPV6_PREFIX = 64
 
 
 class ClientKeys:
@@ -100,7 +103,9 @@ class Limiter:
         partner_limits: str | None,
         partner: str,
         storage_uri: str = "memory://",
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
     ) -> None:
+        self.ipv6_prefix = ipv6_prefix
         self.client_limits: list[RateLimitItem] = parse_many(client_limits) if client_limits else []
         self.partner_limits: list[RateLimitItem] = parse_many(partner_limits) if partner_limits else []
         self.partner = partner
@@ -136,7 +141,7 @@ class Limiter:
         # JavaScript off would use up everyone's share.
         checks: list[tuple[RateLimitItem, tuple[str, ...], int]] = []
         if self.client_limits:
-            client = self.keys(address)
+            client = self.keys(client_key(address, self.ipv6_prefix))
             checks += [(item, ("iwf-client", self.partner, client), cost) for item in self.client_limits]
         checks += [(item, ("iwf-partner", self.partner), 1) for item in self.partner_limits]
         for item, ids, weight in checks:
@@ -159,3 +164,21 @@ def client_address(environ: t.Mapping[str, t.Any], remote_addr: str | None, trus
         if len(forwarded) >= trusted_proxies:
             return forwarded[-trusted_proxies]
     return remote_addr or ""
+
+
+def client_key(address: str, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
+    """What one client is counted under: an IPv4 address, or the IPv6 network it lies in.
+
+    Counting IPv6 clients by full address would give each one 2**64 fresh budgets;
+    an IPv4 address written as IPv6 (``::ffff:a.b.c.d``) is counted as itself.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]").split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        network = ipaddress.IPv6Network((ip, ipv6_prefix), strict=False)
+        return f"{network.network_address}/{ipv6_prefix}"
+    return str(ip)

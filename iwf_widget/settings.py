@@ -50,6 +50,7 @@ class Settings:
     help_text: str = ""
     partner_rate_limit: str | None = DEFAULT_PARTNER_RATE_LIMIT
     trusted_proxies: int = 0
+    ipv6_prefix: int = 64
     work_difficulty: int = 20_000
     redis_url: str | None = None
     #: The operator knows the Redis saves to disk and accepts it (see redischeck).
@@ -114,6 +115,8 @@ class Settings:
                 "PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT if rate_limit else "off"
             ),
             trusted_proxies=int(r.number("TRUSTED_PROXIES", default=0, low=0, high=10)),
+            # IPv6 clients are counted per network of this prefix length (a subscriber's /64).
+            ipv6_prefix=r.integer("IPV6_PREFIX", default=64, low=32, high=128),
             work_difficulty=int(r.number("WORK_DIFFICULTY", default=20_000, low=0, high=10_000_000)),
             redis_url=r.redis("REDIS_URL"),
             redis_persistence_ok=r.bool("REDIS_PERSISTENCE_OK", default=False),
@@ -268,7 +271,7 @@ KNOWN_KEYS = frozenset(
     for k in (
         "PARTNER_ID INTAKE_URL SIGNING_KEY INTAKE_PUBLIC_KEY OUTBOX_URL ALLOWED_ORIGINS LOCALES"
         " DEFAULT_LOCALE EXIT_URL MIN_FILL_SECONDS RATE_LIMIT TOKEN_MAX_AGE EMERGENCY_NUMBER HELP_TEXT"
-        " PARTNER_RATE_LIMIT TRUSTED_PROXIES WORK_DIFFICULTY REDIS_URL REDIS_PERSISTENCE_OK FORWARDER FORWARD_INTERVAL"
+        " PARTNER_RATE_LIMIT TRUSTED_PROXIES IPV6_PREFIX WORK_DIFFICULTY REDIS_URL REDIS_PERSISTENCE_OK FORWARDER FORWARD_INTERVAL"
         " BATCH_SIZE FORWARD_TIMEOUT BACKOFF_BASE BACKOFF_MAX INSTANCE TRANSLATIONS_DIR STATUS_DAYS"
         " METRICS_TOKEN PARTNERS_FILE"
     ).split()

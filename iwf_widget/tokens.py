@@ -1,13 +1,18 @@
-"""The signed, single-use form token: CSRF protection that needs no cookie.
+"""The signed, single-use form token: its issue, its check and its spending.
 
 Browsers drop cookies in cross-site iframes, so there is no session to bind a
 token to. Instead the token is signed (itsdangerous, with key rotation), bound
-to this partner and language, carries its issue time (too-fast bots) and a
-random nonce that is spent once (replays). The nonce also becomes the report's
-id, so a report resent with the same token is the same report everywhere.
+to this partner and language, carries its issue time and the time the form was
+first served to this person (too-fast bots), and a random nonce that is spent
+once (replays). The nonce also becomes the report's id, so a report resent with
+the same token is the same report everywhere.
+
+Every outcome is typed: :class:`Reason` for a refused token, :class:`Claims`
+for a good one, :class:`Spent` for what an already used token was used for.
 """
 from __future__ import annotations
 
+import enum
 import secrets
 import time
 import typing as t
@@ -15,27 +20,58 @@ from dataclasses import dataclass
 
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
-from wtforms.csrf.core import CSRF
-from wtforms.validators import ValidationError
+
+from .report import minute_up
+
+if t.TYPE_CHECKING:
+    from .outbox import Outbox
 
 SALT = "iwf-widget.form-token.v1"
-#: Issued tokens are about 130 characters; anything far longer is not one of ours.
+#: Issued tokens are about 140 characters; anything far longer is not one of ours.
 MAX_TOKEN_LENGTH = 1024
 
 
-class TokenProblem(ValidationError):
-    """Why a token was refused: ``kind`` picks the message shown to the person."""
+class Reason(enum.Enum):
+    """Why a token was refused; picks the message shown to the person."""
 
-    def __init__(self, kind: str, message: str) -> None:
-        self.kind = kind
-        super().__init__(message)
+    INVALID = "invalid"
+    EXPIRED = "expired"
+    TOO_FAST = "too_fast"
+
+
+class TokenProblem(ValueError):
+    """A refused token. ``first_served`` is kept when the token was genuine (too fast)."""
+
+    def __init__(self, reason: Reason, first_served: int | None = None) -> None:
+        self.reason = reason
+        self.first_served = first_served
+        super().__init__(reason.value)
 
 
 @dataclass(frozen=True)
 class Claims:
+    """A genuine token: its nonce, when it and the first form were served, when it expires."""
+
     nonce: str
-    issued: float
-    expires: float
+    issued: int
+    first_served: int
+    #: Rounded up to the minute: nothing stored says when a form was served to the second.
+    expires: int
+
+
+class Spent(enum.Enum):
+    """What an already used token was used for."""
+
+    REPORTED = "report"
+    REFUSED = "refused"
+
+    @classmethod
+    def from_stored(cls, outcome: str) -> "Spent":
+        return cls.REPORTED if outcome.startswith("report:") else cls.REFUSED
+
+
+#: How a refused token's use is recorded in the outbox (a stored report is recorded by the outbox).
+REFUSED_HONEYPOT = "refused:honeypot"
 
 
 class TokenSigner:
@@ -48,64 +84,82 @@ class TokenSigner:
         self.max_age = max_age
         self.min_fill = min_fill
 
-    def issue(self, lang: str) -> str:
-        return self.serializer.dumps({"p": self.partner, "l": lang, "n": secrets.token_hex(16)})
+    def issue(self, lang: str, first_served: int | None = None) -> str:
+        """A new token; ``first_served`` carries over the time of the person's first form."""
+        data: dict[str, t.Any] = {"p": self.partner, "l": lang, "n": secrets.token_hex(16)}
+        if first_served is not None:
+            data["f"] = int(first_served)
+        return self.serializer.dumps(data)
 
     def check(self, token: str, lang: str, now: float | None = None) -> Claims:
-        from .i18n import gettext as _
-
+        """The token's claims, or :class:`TokenProblem`; never another exception."""
         # itsdangerous skips non-ASCII characters when it decodes: one token, many spellings.
-        if not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
-            raise TokenProblem("invalid", _("This form could not be checked."))
+        if not isinstance(token, str) or not token.isascii() or len(token) > MAX_TOKEN_LENGTH:
+            raise TokenProblem(Reason.INVALID)
         try:
-            data, issued = self.serializer.loads(token, max_age=self.max_age, return_timestamp=True)
+            data, signed = self.serializer.loads(token, max_age=self.max_age, return_timestamp=True)
         except SignatureExpired:
-            raise TokenProblem("expired", _("This form was open for too long.")) from None
+            raise TokenProblem(Reason.EXPIRED) from None
         except BadData:
-            raise TokenProblem("invalid", _("This form could not be checked.")) from None
+            raise TokenProblem(Reason.INVALID) from None
+        except Exception:  # anything else a hostile spelling might provoke is a refusal too
+            raise TokenProblem(Reason.INVALID) from None
         if not _canonical(token):
-            raise TokenProblem("invalid", _("This form could not be checked."))
+            raise TokenProblem(Reason.INVALID)
         if (
             not isinstance(data, dict)
             or data.get("p") != self.partner
             or data.get("l") != lang
             or not isinstance(data.get("n"), str)
         ):
-            raise TokenProblem("invalid", _("This form could not be checked."))
-        issued_at = issued.timestamp()
+            raise TokenProblem(Reason.INVALID)
+        issued = int(signed.timestamp())
+        first = data.get("f", issued)
+        if not isinstance(first, int) or isinstance(first, bool) or not 0 < first <= issued:
+            raise TokenProblem(Reason.INVALID)
         now = time.time() if now is None else now
-        if now - issued_at < self.min_fill:
-            raise TokenProblem("too_fast", _("This form was sent too quickly after it was opened."))
-        return Claims(nonce=data["n"], issued=issued_at, expires=issued_at + self.max_age)
+        if now - first < self.min_fill:
+            raise TokenProblem(Reason.TOO_FAST, first_served=first)
+        return Claims(nonce=data["n"], issued=issued, first_served=first, expires=minute_up(issued + self.max_age))
 
 
-class FormTokenCSRF(CSRF):
-    """WTForms' CSRF hook backed by :class:`TokenSigner`.
+class FormTokens:
+    """The token's whole life for a submission: issue, check, and spend in the outbox."""
 
-    ``form.meta.csrf_context`` is ``(signer, lang)``; a valid token leaves its
-    :class:`Claims` on ``form.token_claims`` for the view to spend.
-    """
+    def __init__(self, signer: TokenSigner, outbox: "Outbox") -> None:
+        self.signer = signer
+        self.outbox = outbox
 
-    def setup_form(self, form):  # type: ignore[no-untyped-def]
-        self.form_meta = form.meta
-        return super().setup_form(form)
+    def issue(self, lang: str, first_served: int | None = None) -> str:
+        return self.signer.issue(lang, first_served)
 
-    def generate_csrf_token(self, csrf_token_field):  # type: ignore[no-untyped-def]
-        signer, lang = self.form_meta.csrf_context
-        return signer.issue(lang)
-
-    def validate_csrf_token(self, form, field):  # type: ignore[no-untyped-def]
-        signer, lang = self.form_meta.csrf_context
-        form.token_claims = None
-        form.token_problem = None
-        if not field.data:
-            form.token_problem = "invalid"
-            raise ValidationError(_missing())
+    def check(self, token: str | None, lang: str, now: float | None = None) -> Claims | TokenProblem:
+        """Claims for a genuine token, else the problem (returned, not raised)."""
+        if not token:
+            return TokenProblem(Reason.INVALID)
         try:
-            form.token_claims = signer.check(field.data, lang)
+            return self.signer.check(token, lang, now)
         except TokenProblem as problem:
-            form.token_problem = problem.kind
-            raise
+            return problem
+
+    def earlier(self, claims: Claims) -> Spent | None:
+        """What this token was already used for, if anything."""
+        outcome = self.outbox.spent(claims.nonce)
+        return Spent.from_stored(outcome) if outcome else None
+
+    def spend_refused(self, claims: Claims) -> Spent | None:
+        """Use up a token without a report (a filled honeypot); the earlier use, if any."""
+        outcome = self.outbox.spend(claims.nonce, claims.expires, REFUSED_HONEYPOT)
+        return Spent.from_stored(outcome) if outcome else None
+
+    def store_report(self, claims: Claims, partner: str, sealed: bytes) -> Spent | None:
+        """Store the sealed report and spend its token in one transaction.
+
+        None when stored; the earlier use when the token was already spent
+        (a replay, a double click), and then nothing is stored.
+        """
+        outcome = self.outbox.accept(claims.nonce, partner, sealed, claims.nonce, claims.expires)
+        return Spent.from_stored(outcome) if outcome else None
 
 
 def _canonical(token: str) -> bool:
@@ -119,9 +173,3 @@ def _canonical(token: str) -> bool:
         return base64_encode(base64_decode(signature)).decode("ascii") == signature
     except BadData:
         return False
-
-
-def _missing() -> str:
-    from .i18n import gettext as _
-
-    return _("This form could not be checked.")

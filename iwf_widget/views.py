@@ -16,16 +16,15 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
 from . import embed, headers, i18n
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
-from .outbox import minute
 from .pages import SLOTS
-from .ratelimit import NO_WORK_COST, client_address
+from .ratelimit import client_address
 from .reference import for_report
+from .submission import Accepted, Limited, Refusal, Refused, Replayed
 
 if t.TYPE_CHECKING:
     from .extension import WidgetState
@@ -123,14 +122,17 @@ def _render_form(
     form: ReportForm,
     status: int = 200,
     step: str = "scope",
-    notice: str | None = None,
+    notice: str | tuple[str, ...] | None = None,
     slots: tuple[str, str] | None = None,
-):
-    work = state().work
+    token: str | None = None,
+) -> tuple[str, int]:
+    """The form page; ``notice`` is one paragraph or several (a title, then what to do)."""
+    st = state()
+    work = st.work
     if slots is not None:  # the page to be cached (see pages.py)
         token, challenge = slots[0], slots[1] if work.enabled else None
     else:
-        token = form.iwf_token.current_token
+        token = token or st.signer.issue(g.iwf_lang)
         challenge = work.challenge(token)
     return _page(
         "form.html",
@@ -145,7 +147,7 @@ def _render_form(
 
 
 def _new_form(formdata: t.Any = None) -> ReportForm:
-    return ReportForm(formdata, meta={"csrf_context": (state().signer, g.iwf_lang)})
+    return ReportForm(formdata)
 
 
 @blueprint.get("/form")
@@ -166,64 +168,32 @@ def form() -> tuple[bytes, int]:
 
 
 @blueprint.post("/form")
-def submit() -> tuple[str | bytes, int]:
+def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
+    """The HTTP side of :mod:`submission`: the request in, the result as a page."""
     st = state()
-    token = request.form.get("iwf_token", "")
-    worked = st.work.verify(request.form.get("iwf_pow"), token)
-    address = client_address(request.environ, request.remote_addr, st.settings.trusted_proxies)
-    wait = st.limiter.hit(address, cost=1 if worked else NO_WORK_COST)
-    if wait is not None:
-        return too_many_requests(wait)
-    st.work.note_submission()
-    if not _same_origin_request(st.settings.trusted_proxies):
-        return _refuse(_new_form(request.form), gettext("This form can only be sent from its own page."))
-    form = _new_form(request.form)
-    valid = form.validate()
-    claims = form.token_claims
-    if form.homepage.data:
-        if claims is not None:
-            st.outbox.spend(claims.nonce, claims.expires, "refused:honeypot")
-        return _refuse(form, _token_notice("invalid"))
-    if claims is None:
-        return _refuse(form, _token_notice(form.token_problem or "invalid"))
-    if not valid:
-        earlier = st.outbox.spent(claims.nonce)
-        if earlier:
-            return _after_replay(form, earlier)
-        return _render_form(form, 400, step="report")
-    report = {
-        "v": 1,
-        "id": claims.nonce,
-        "partner": st.settings.partner_id,
-        "locale": g.iwf_lang,
-        "created": minute(),
-        "urls": form.addresses,
-        "content_kind": form.content_kind.data,
-        "where_seen": form.where_seen.data,
-        "description": (form.description.data or "").strip(),
-        "contact_email": (form.contact_email.data or "").strip(),
-    }
-    try:
-        # A token already spent (a replay, a double click) stores nothing and gives its earlier outcome.
-        earlier = st.outbox.accept(
-            claims.nonce, st.settings.partner_id, st.sealer.seal(report), claims.nonce, claims.expires
-        )
-    except SQLAlchemyError as error:
-        # Never show "thank you" for a report that is not on disk.
-        log.error("outbox write failed: %s", type(error).__name__)
-        return _page(
-            "problem.html",
-            503,
-            title=gettext("Your report could not be saved"),
-            message=gettext(
-                "Something went wrong on our side, so your report was not saved. "
-                "Please wait a few minutes and send it again."
-            ),
-        )
-    if earlier:
-        return _after_replay(form, earlier)
-    st.notify_forwarder()
-    return _thanks(claims.nonce, again=False)
+    settings = st.settings
+    result = st.submissions.submit(
+        request.form,
+        language(),
+        client_address(request.environ, request.remote_addr, settings.trusted_proxies),
+        _same_origin_request(settings.trusted_proxies),
+    )
+    if isinstance(result, Accepted):
+        return _thanks(result.report_id, again=False)
+    if isinstance(result, Replayed):
+        return _thanks(result.report_id, again=True)
+    if isinstance(result, Refused):
+        if result.reason is Refusal.INVALID_ANSWERS:
+            return _render_form(result.form, 400, step="report", token=result.token)
+        return _render_form(result.form, 400, step="report", notice=_refusal_notice(result.reason),
+                            token=result.token)
+    if isinstance(result, Limited):
+        # The answers stay in the page, so nothing typed is lost while the person waits.
+        title, message = _wait_notice(result.retry_after)
+        body, status = _render_form(result.form, 429, step="report", notice=(title, message), token=result.token)
+        return body, status, {"Retry-After": str(max(1, math.ceil(result.retry_after)))}
+    title, message = _unsaved_notice()
+    return _render_form(result.form, 503, step="report", notice=(title, message), token=result.token)
 
 
 def _thanks(report_id: str, again: bool) -> tuple[bytes, int]:
@@ -235,26 +205,15 @@ def _thanks(report_id: str, again: bool) -> tuple[bytes, int]:
     return page.fill(reference=for_report(report_id)), 200
 
 
-def _after_replay(form: ReportForm, outcome: str) -> tuple[str | bytes, int]:
-    """A token sent twice: the same report again (a double click) or the same refusal."""
-    if outcome.startswith("report:"):
-        return _thanks(outcome[7:], again=True)
-    return _refuse(form, _token_notice("invalid"))
-
-
-def _refuse(form: ReportForm, notice: str) -> tuple[str, int]:
-    """The form again with the person's answers and a new token, so they can simply resend."""
-    form.homepage.data = ""
-    return _render_form(form, 400, step="report", notice=notice)
-
-
-def _token_notice(kind: str) -> str:
-    if kind == "expired":
+def _refusal_notice(reason: Refusal) -> str:
+    if reason is Refusal.CROSS_SITE:
+        return gettext("This form can only be sent from its own page.")
+    if reason is Refusal.TOKEN_EXPIRED:
         return gettext(
             "This form was open for a long time, so we refreshed it. Your answers are still here: "
             "check them and press “Send report” again."
         )
-    if kind == "too_fast":
+    if reason is Refusal.TOO_FAST:
         return gettext(
             "This form was sent very quickly, which is what automated programs do. "
             "Your answers are still here: check them and press “Send report” again."
@@ -262,6 +221,30 @@ def _token_notice(kind: str) -> str:
     return gettext(
         "We could not check this form, so nothing was sent. Your answers are still here: "
         "check them and press “Send report” again."
+    )
+
+
+def _unsaved_notice() -> tuple[str, str]:
+    return (
+        gettext("Your report could not be saved"),
+        gettext(
+            "Something went wrong on our side, so your report was not saved. "
+            "Please wait a few minutes and send it again."
+        ),
+    )
+
+
+def _wait_notice(retry_after: float) -> tuple[str, str]:
+    minutes = max(1, math.ceil(retry_after / 60))
+    return (
+        gettext("Please wait before sending another report"),
+        ngettext(
+            "Many reports were sent from this connection. "
+            "Please wait %(num)s minute, then send your report again.",
+            "Many reports were sent from this connection. "
+            "Please wait %(num)s minutes, then send your report again.",
+            minutes,
+        ),
     )
 
 
@@ -344,20 +327,9 @@ def _too_large(error: HTTPException) -> tuple[str, int]:
 
 def too_many_requests(retry_after: float) -> tuple[str, int, dict[str, str]]:
     """The localized "please wait" page, with ``Retry-After``."""
-    minutes = max(1, math.ceil(retry_after / 60))
     language()
-    body, status = _page(
-        "problem.html",
-        429,
-        title=gettext("Please wait before sending another report"),
-        message=ngettext(
-            "Many reports were sent from this connection. "
-            "Please wait %(num)s minute, then send your report again.",
-            "Many reports were sent from this connection. "
-            "Please wait %(num)s minutes, then send your report again.",
-            minutes,
-        ),
-    )
+    title, message = _wait_notice(retry_after)
+    body, status = _page("problem.html", 429, title=title, message=message)
     return body, status, {"Retry-After": str(max(1, math.ceil(retry_after)))}
 
 

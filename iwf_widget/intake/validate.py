@@ -13,23 +13,13 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 
-from .. import addresses
-from ..forms import CONTENT_KINDS, DESCRIPTION_MAX, EMAIL_MAX, WHERE_SEEN, has_control_characters
+from .. import addresses, report
 from ..i18n import LOCALES
 from ..protocol import REPORT_ID
+from ..report import DESCRIPTION_MAX, EMAIL_MAX, FIELDS
 
-FIELDS = frozenset(
-    {"v", "id", "partner", "locale", "created", "urls", "content_kind", "where_seen", "description", "contact_email"}
-)
-
-
-def _values(choices: t.Iterable[t.Any]) -> tuple[str, ...]:
-    """The submitted values of a form's choices (``SelectChoice`` or ``(value, label)``)."""
-    return tuple(c.value if hasattr(c, "value") else c[0] for c in choices)
-
-
-KINDS = _values(CONTENT_KINDS)
-PLACES = _values(WHERE_SEEN)
+KINDS = report.CONTENT_KINDS
+PLACES = report.WHERE_SEEN
 #: Nothing was reported before the service existed (2024-01-01 UTC).
 EARLIEST = 1704067200
 #: Clocks differ; a report "from the future" beyond this is refused.
@@ -63,7 +53,7 @@ def check(data: t.Mapping[str, t.Any], batch_id: str, partner: str, now: float |
     missing = FIELDS - set(data)
     if missing:
         raise Rejected(f"missing fields: {', '.join(sorted(missing))}")
-    if data["v"] != 1 or isinstance(data["v"], bool):
+    if data["v"] != report.VERSION or isinstance(data["v"], bool):
         raise Rejected("unsupported report version")
     rid = data["id"]
     if not isinstance(rid, str) or not REPORT_ID.match(rid):
@@ -86,13 +76,15 @@ def check(data: t.Mapping[str, t.Any], batch_id: str, partner: str, now: float |
     description = data["description"]
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         raise Rejected(f"the description must be text of at most {DESCRIPTION_MAX} characters")
-    if has_control_characters(description):
-        raise Rejected("the description holds control characters")
+    if not report.is_stream_safe(description):
+        raise Rejected("the description holds a run of more than 30 combining marks")
+    if report.has_hidden_characters(description):
+        raise Rejected("the description holds control or format characters")
     return Report(
         id=rid,
         partner=partner,
         locale=locale,
-        created=created // 60 * 60,  # minute precision, whatever was sent
+        created=report.minute(created),  # minute precision, whatever was sent
         urls=_urls(data["urls"]),
         content_kind=data["content_kind"],
         where_seen=data["where_seen"],
@@ -120,6 +112,8 @@ def _email(value: t.Any) -> str:
         raise Rejected(f"contact_email must be text of at most {EMAIL_MAX} characters")
     if not value:
         return ""
+    if report.has_hidden_characters(value) or not report.is_stream_safe(value):
+        raise Rejected("contact_email holds control or format characters")
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError:
