@@ -13,7 +13,7 @@ import typing as t
 import unicodedata
 
 from .. import addresses
-from ..forms import DESCRIPTION_MAX, EMAIL_MAX
+from ..report import DESCRIPTION_MAX, EMAIL_MAX
 
 #: The stream-safe format's longest run of non-starters.
 MAX_NON_STARTERS = 30
