@@ -6,7 +6,7 @@ import sys
 
 from werkzeug.datastructures import MultiDict
 
-from conftest import answers
+from support.partner import answers
 from iwf_widget import report
 from iwf_widget.submission import Accepted, Refusal, Refused, Replayed
 from iwf_widget.tokens import Reason, Spent, TokenProblem
