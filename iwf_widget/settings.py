@@ -144,12 +144,25 @@ def database_url(key: str, url: str) -> None:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        backend = make_url(url).get_backend_name()
+        parsed = make_url(url)
+        backend, driver = parsed.get_backend_name(), parsed.drivername
     except ArgumentError:
-        backend = None
+        backend = driver = None
     if backend not in ("sqlite", "postgresql", "postgres"):
         what = f"{backend}:// databases are not supported" if backend else "is not a database URL"
         raise ConfigError(key, f"{what}; use sqlite:////path/to/file.db or postgresql://user@host/db")
+    # Plain postgresql:// means psycopg 3 here (db.py); another driver named explicitly is kept.
+    if driver in ("postgresql", "postgres", "postgresql+psycopg") and not _has_psycopg():
+        raise ConfigError(key, "a PostgreSQL database needs psycopg and libpq: pip install 'iwf-widget[postgres]'")
+
+
+def _has_psycopg() -> bool:
+    """psycopg is an extra (``[postgres]``); SQLite-only partners do without it."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:  # not installed, or no libpq for it
+        return False
+    return True
 
 
 class Reader:
