@@ -132,7 +132,8 @@ class Submissions:
         """Handle one posted form from ``client`` (its address, for the limits only)."""
         now = time.time() if now is None else now
         if not same_origin:
-            return self._refused(Refusal.CROSS_SITE, data, lang)
+            # Not the person's answers but another site's: they are not shown back.
+            return self._refused(Refusal.CROSS_SITE, None, lang)
         token = data.get("iwf_token")
         checked = self.tokens.check(token if isinstance(token, str) else None, lang, now)
         if isinstance(checked, TokenProblem):
@@ -187,7 +188,9 @@ class Submissions:
             return Replayed(claims.nonce)
         return self._refused(Refusal.ALREADY_REFUSED, data, lang)
 
-    def _refused(self, reason: Refusal, data: FormData, lang: str, first_served: int | None = None) -> Refused:
+    def _refused(
+        self, reason: Refusal, data: FormData | None, lang: str, first_served: int | None = None
+    ) -> Refused:
         form = ReportForm(data)
         form.homepage.data = ""
         return Refused(reason, form, self.tokens.issue(lang, first_served))

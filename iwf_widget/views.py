@@ -183,6 +183,8 @@ def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
     if isinstance(result, Replayed):
         return _thanks(result.report_id, again=True)
     if isinstance(result, Refused):
+        if result.reason is Refusal.CROSS_SITE or not _has_answers(result.form):
+            return _blank_refusal(result.reason, result.token)
         if result.reason is Refusal.INVALID_ANSWERS:
             return _render_form(result.form, 400, step="report", token=result.token)
         return _render_form(result.form, 400, step="report", notice=_refusal_notice(result.reason),
@@ -203,6 +205,22 @@ def _thanks(report_id: str, again: bool) -> tuple[bytes, int]:
         lambda: _page("thanks.html", reference=SLOTS["reference"], again=again)[0],
     )
     return page.fill(reference=for_report(report_id)), 200
+
+
+def _has_answers(form: ReportForm) -> bool:
+    return any(form[name].data for name in ("urls", "content_kind", "where_seen", "description", "contact_email"))
+
+
+def _blank_refusal(reason: Refusal, token: str) -> tuple[bytes, int]:
+    """A refusal without answers to show again, from a page rendered once (a flood's cheap answer)."""
+    st = state()
+    page = st.pages.get(
+        ("refused", language(), reason, g.get("iwf_accent"), request.script_root),
+        lambda: _render_form(
+            _new_form(), 400, step="report", notice=_refusal_notice(reason), slots=(SLOTS["token"], SLOTS["work"])
+        )[0],
+    )
+    return page.fill(token=token, work=st.work.challenge(token)), 400
 
 
 def _refusal_notice(reason: Refusal) -> str:

@@ -74,6 +74,18 @@ def test_cross_site_tokenless_posts_in_a_loop_do_not_lock_out_a_reporter_at_that
     assert len(stored(tmp_path)) == 1
 
 
+def test_another_site_posting_answers_does_not_see_them_shown_in_the_form(client, tmp_path):
+    page = form_page(client, "fr")
+    planted = valid_answers(page, urls="https://planted.example/look-here", description="planted words")
+    r = post(client, planted, "fr", headers={"Origin": "https://evil.example"})
+    body = html.unescape(r.get_data(as_text=True))
+    assert r.status_code == 400
+    assert "planted" not in body, "a hostile page cannot pre-fill the form"
+    assert "Ce formulaire ne peut être envoyé que depuis sa propre page." in body
+    assert token_of(body) != planted["iwf_token"]
+    assert post(client, valid_answers(body), "fr").status_code == 200, "the form shown is a working one"
+
+
 def test_junk_from_many_addresses_does_not_use_up_the_partner_limit(make_app, tmp_path):
     client = make_app(IWF_WIDGET_RATE_LIMIT="off", IWF_WIDGET_PARTNER_RATE_LIMIT="2/hour",
                       IWF_WIDGET_MIN_FILL_SECONDS=60).test_client()
