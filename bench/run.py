@@ -677,6 +677,7 @@ def combine(runs: list[dict[str, t.Any]]) -> dict[str, t.Any]:
         out[key] = statistics.median(values)
         if len(runs) > 1:
             out.setdefault("spread", {})[key] = [min(values), max(values)]
+    out["flood_real_accepted_ratio"] = min(r["flood_real_accepted_ratio"] for r in runs)  # every run must be 1.0
     for key in ("submit_tokens_exhausted",):
         out[key] = any(r[key] for r in runs)
     for key in ("submit_durable_check", "drain_exactly_once"):
