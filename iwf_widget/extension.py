@@ -194,7 +194,7 @@ class ReportWidget:
 
     @staticmethod
     def state(app: Flask) -> WidgetState:
-        return app.extensions["iwf_widget"]
+        return t.cast(WidgetState, app.extensions["iwf_widget"])
 
     def start_forwarder(self, app: Flask | None = None) -> None:
         """Start forwarding in this process now rather than at the first request."""

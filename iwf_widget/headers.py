@@ -125,10 +125,10 @@ class WidgetHeaders:
     ``X-Frame-Options: SAMEORIGIN`` or a cookie. This runs after all of them.
     """
 
-    def __init__(self, wsgi_app: "WSGIApplication") -> None:
+    def __init__(self, wsgi_app: WSGIApplication) -> None:
         self.wsgi_app = wsgi_app
 
-    def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> t.Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> t.Iterable[bytes]:
         def start(status: str, response_headers: list[tuple[str, str]], exc_info: t.Any = None) -> t.Any:
             ours = environ.get(ENVIRON_KEY)
             if ours is not None:

@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import clean_venv
 from support.ports import free_port
 
@@ -89,7 +88,7 @@ def test_psycopg_and_redis_are_extras_not_dependencies(dist):
     assert any(r.startswith("redis") and 'extra == "redis"' in r for r in requires)
     # Every package the code imports is declared.
     for name in ("flask", "werkzeug", "markupsafe", "click", "idna", "httpx", "httpcore", "babel", "wtforms"):
-        assert any(re.match(rf"{name}\b", r, re.I) for r in plain), name
+        assert any(re.match(rf"{name}\b", r, re.IGNORECASE) for r in plain), name
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from flask import Flask, abort, request, session
+from support.partner import SIGNING_KEY, answers, token_of
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from support.partner import SIGNING_KEY, answers, token_of
 from iwf_widget import ConfigError, ReportWidget, headers, i18n
 
 ORIGIN = "https://partner.example"
@@ -234,7 +234,7 @@ def test_talisman_defaults_leave_the_widgets_headers_alone(host, order):
 
 def test_the_talisman_recipe_in_the_docs_works(host):
     text = (ROOT / "docs" / "embedding.md").read_text(encoding="utf-8")
-    (recipe,) = [block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "Talisman(" in block]
+    (recipe,) = [block for block in re.findall(r"```python\n(.*?)```", text, re.DOTALL) if "Talisman(" in block]
     app = host()
     namespace: dict[str, t.Any] = {"app": app}
     exec(compile(recipe.replace("app = Flask(__name__)\n", ""), "embedding.md", "exec"), namespace)
