@@ -90,15 +90,15 @@ class Unsaved:
     token: str
 
 
-Result = t.Union[Accepted, Replayed, Refused, Limited, Unsaved]
+Result = Accepted | Replayed | Refused | Limited | Unsaved
 
 
 class FormData(t.Protocol):
     """What a submission reads: a multi-dict of the posted fields (Werkzeug's will do)."""
 
-    def get(self, key: str, default: t.Any = None) -> t.Any: ...
+    def get(self, key: str) -> str | None: ...
 
-    def getlist(self, key: str) -> list[t.Any]: ...
+    def getlist(self, key: str) -> list[str]: ...
 
 
 class Submissions:
@@ -135,7 +135,7 @@ class Submissions:
             # Not the person's answers but another site's: they are not shown back.
             return self._refused(Refusal.CROSS_SITE, None, lang)
         token = data.get("iwf_token")
-        checked = self.tokens.check(token if isinstance(token, str) else None, lang, now)
+        checked = self.tokens.check(token, lang, now)
         if isinstance(checked, TokenProblem):
             return self._refused(_TOKEN_REFUSALS[checked.reason], data, lang, checked.first_served)
         claims: Claims = checked
@@ -152,7 +152,7 @@ class Submissions:
         earlier = self.tokens.earlier(claims)
         if earlier is not None:
             return self._after(earlier, claims, data, lang)
-        worked = self.work.verify(data.get("iwf_pow"), token)
+        worked = self.work.verify(data.get("iwf_pow"), token or "")
         wait = self.limiter.hit(client, cost=1 if worked else NO_WORK_COST)
         if wait is not None:
             return Limited(wait, form, self._next_token(lang, claims))
@@ -172,14 +172,14 @@ class Submissions:
                 )
             )
             earlier = self.tokens.store_report(claims, self.partner, sealed)
-        except Exception as error:  # never "thank you" for a report that is not on disk
+        except Exception as error:  # noqa: BLE001  never "thank you" for a report that is not on disk
             log.error("outbox write failed: %s", type(error).__name__)
             return Unsaved(type(error).__name__, form, self._next_token(lang, claims))
         if earlier is not None:
             return self._after(earlier, claims, data, lang)
         try:
             self.stored()
-        except Exception as error:  # housekeeping: the report is stored whatever happens here
+        except Exception as error:  # noqa: BLE001  housekeeping: the report is stored whatever happens here
             log.warning("after storing a report: %s", type(error).__name__)
         return Accepted(claims.nonce)
 

@@ -66,7 +66,7 @@ class Spent(enum.Enum):
     REFUSED = "refused"
 
     @classmethod
-    def from_stored(cls, outcome: str) -> "Spent":
+    def from_stored(cls, outcome: str) -> Spent:
         return cls.REPORTED if outcome.startswith("report:") else cls.REFUSED
 
 
@@ -102,7 +102,7 @@ class TokenSigner:
             raise TokenProblem(Reason.EXPIRED) from None
         except BadData:
             raise TokenProblem(Reason.INVALID) from None
-        except Exception:  # anything else a hostile spelling might provoke is a refusal too
+        except Exception:  # noqa: BLE001  anything else a hostile spelling might provoke is a refusal too
             raise TokenProblem(Reason.INVALID) from None
         if not _canonical(token):
             raise TokenProblem(Reason.INVALID)
@@ -126,7 +126,7 @@ class TokenSigner:
 class FormTokens:
     """The token's whole life for a submission: issue, check, and spend in the outbox."""
 
-    def __init__(self, signer: TokenSigner, outbox: "Outbox") -> None:
+    def __init__(self, signer: TokenSigner, outbox: Outbox) -> None:
         self.signer = signer
         self.outbox = outbox
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import logging
-import re
 import sqlite3
 import time
 import unicodedata
@@ -20,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from support.partner import SIGNING_KEY, answers, token_of, valid_answers
 
 from iwf_widget.ratelimit import client_key
 from iwf_widget.report import is_stream_safe
 from iwf_widget.sealing import unseal
 from iwf_widget.settings import ConfigError, Settings
 from iwf_widget.tokens import SALT
-from support.partner import SIGNING_KEY, answers, token_of, valid_answers
 
 REPORTER = "198.51.100.7"
 
@@ -57,7 +55,7 @@ def token_served(seconds_ago: int, lang: str = "en") -> str:
             return int(time.time()) - seconds_ago
 
     serializer = URLSafeTimedSerializer(SIGNING_KEY, salt=SALT, signer=Earlier)
-    return serializer.dumps({"p": "test-partner", "l": lang, "n": "%032x" % time.time_ns()})
+    return serializer.dumps({"p": "test-partner", "l": lang, "n": f"{time.time_ns():032x}"})
 
 
 # -- a refusal is free -------------------------------------------------------------

@@ -4,9 +4,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from support.partner import answers
 from werkzeug.datastructures import MultiDict
 
-from support.partner import answers
 from iwf_widget import report
 from iwf_widget.submission import Accepted, Refusal, Refused, Replayed
 from iwf_widget.tokens import Reason, Spent, TokenProblem
