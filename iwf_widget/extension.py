@@ -90,6 +90,7 @@ class WidgetState:
             forwarder, self._forwarder, self._forwarder_pid = self._forwarder, None, None
         if forwarder is not None:
             forwarder.stop(timeout)
+            logging.getLogger("iwf_widget").info("forwarder stopped; unsent reports wait in the outbox")
 
 
 def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:

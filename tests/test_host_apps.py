@@ -9,6 +9,9 @@ from __future__ import annotations
 import gc
 import logging
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 import typing as t
 from pathlib import Path
@@ -405,3 +408,24 @@ def test_a_subdomain_without_subdomain_matching_stops_start_up_naming_the_fix(ho
         ReportWidget(host(SERVER_NAME="partner.example"), subdomain="report")
     with pytest.raises(ConfigError, match="SERVER_NAME"):
         ReportWidget(host(subdomain_matching=True), subdomain="report")
+
+
+def test_the_forwarder_stops_cleanly_when_the_process_exits(tmp_path, keypair):
+    script = textwrap.dedent(
+        f"""
+        import logging, sys
+        from flask import Flask
+        from iwf_widget import ReportWidget
+        logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
+        app = Flask("p", instance_path={str(tmp_path)!r})
+        app.config.update({widget_config(tmp_path, keypair[1], IWF_WIDGET_FORWARDER="on")!r})
+        ReportWidget(app).start_forwarder(app)
+        print("started")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "started" in lines
+    assert lines[-1] == "forwarder stopped; unsent reports wait in the outbox"
+    assert "Traceback" not in done.stderr
