@@ -96,10 +96,11 @@ def clean_text(value: str) -> str:
     makes an analyst read a sentence differently from what it says. People never
     mean them. Call only on text already checked by :func:`text_problem`.
     """
-    value = unicodedata.normalize("NFC", value.replace("\u2028", "\n").replace("\u2029", "\n"))
+    value = value.replace("\u2028", "\n").replace("\u2029", "\n")
     if value.isascii():
         return "".join(ch for ch in value if ch >= " " and ch != "\x7f" or ch in LINE_BREAKS)
-    return "".join(ch for ch in value if not _unwanted(ch))
+    # Removed before normalizing, so that what they separated composes as it would have.
+    return unicodedata.normalize("NFC", "".join(ch for ch in value if not _unwanted(ch)))
 
 
 def has_hidden_characters(text: str) -> bool:

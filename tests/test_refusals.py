@@ -15,7 +15,7 @@ import time
 import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from support.partner import SIGNING_KEY, answers, token_of, valid_answers
@@ -322,3 +322,45 @@ def test_spent_token_expiries_are_stored_to_the_minute(client, tmp_path):
     assert len(expiries) == 2
     assert all(value == int(value) and int(value) % 60 == 0 for value in expiries)
     assert all(value >= time.time() + 7200 - 60 for value in expiries), "rounded up, never down"
+
+
+field_text = st.one_of(
+    st.text(max_size=200),
+    st.text(alphabet=st.characters(categories=["Mn", "Me", "Cf", "Cc", "Zl", "Zp", "Cs"]), max_size=200),
+    st.sampled_from(["images", "website", "https://example.com/", "a@example.org", ""]),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["urls", "content_kind", "where_seen", "description", "contact_email"]),
+                       field_text))
+def test_any_field_values_are_answered_200_or_400_never_5xx(client, fields):
+    fields = {k: v.encode("utf-8", "replace").decode("utf-8") for k, v in fields.items()}  # HTTP carries no surrogates
+    r = post(client, valid_answers(form_page(client), **fields))
+    assert r.status_code in (200, 400), r.status_code
+
+
+def nonstarter_runs_by_definition(text: str) -> int:
+    """The longest run of non-starters in the NFKD form, as UAX #15 counts them."""
+    longest = run = 0
+    for ch in unicodedata.normalize("NFKD", text):
+        run = run + 1 if unicodedata.combining(ch) else 0
+        longest = max(longest, run)
+    return longest
+
+
+@given(st.text(alphabet=st.one_of(st.characters(categories=["Mn", "Mc", "Me"]), st.sampled_from("aé\u0344ǖ\u1e09 ")),
+               max_size=80))
+def test_stream_safe_check_agrees_with_the_definition(text):
+    assert is_stream_safe(text, 3) == (nonstarter_runs_by_definition(text) <= 3)
+
+
+@given(st.text(max_size=200))
+@example("e\u200b\u0301")  # a hidden character between a letter and its accent
+def test_cleaned_text_has_no_hidden_characters_and_cleaning_twice_changes_nothing(text):
+    from iwf_widget.report import clean_text, has_hidden_characters
+
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    cleaned = clean_text(text)
+    assert not has_hidden_characters(cleaned)
+    assert clean_text(cleaned) == cleaned
