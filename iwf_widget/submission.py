@@ -140,16 +140,19 @@ class Submissions:
             return self._refused(_TOKEN_REFUSALS[checked.reason], data, lang, checked.first_served)
         claims: Claims = checked
         if data.get("homepage"):
-            self.tokens.spend_refused(claims)
+            try:
+                self.tokens.spend_refused(claims)
+            except Exception as error:  # noqa: BLE001  refused all the same
+                log.error("outbox write failed: %s", type(error).__name__)
             return self._refused(Refusal.HONEYPOT, data, lang)
         form = ReportForm(data)
         if not form.validate():
-            earlier = self.tokens.earlier(claims)
+            earlier = self._earlier(claims)
             if earlier is not None:
                 return self._after(earlier, claims, data, lang)
             return Refused(Refusal.INVALID_ANSWERS, form, self._next_token(lang, claims))
         # Only now, with a genuine token and valid answers, is anyone's budget charged.
-        earlier = self.tokens.earlier(claims)
+        earlier = self._earlier(claims)
         if earlier is not None:
             return self._after(earlier, claims, data, lang)
         worked = self.work.verify(data.get("iwf_pow"), token or "")
@@ -182,6 +185,14 @@ class Submissions:
         except Exception as error:  # noqa: BLE001  housekeeping: the report is stored whatever happens here
             log.warning("after storing a report: %s", type(error).__name__)
         return Accepted(claims.nonce)
+
+    def _earlier(self, claims: Claims) -> Spent | None:
+        """The token's earlier use; None when the outbox cannot say (storing will then tell)."""
+        try:
+            return self.tokens.earlier(claims)
+        except Exception as error:  # noqa: BLE001
+            log.warning("outbox read failed: %s", type(error).__name__)
+            return None
 
     def _after(self, earlier: Spent, claims: Claims, data: FormData, lang: str) -> Result:
         if earlier is Spent.REPORTED:

@@ -364,3 +364,14 @@ def test_cleaned_text_has_no_hidden_characters_and_cleaning_twice_changes_nothin
     cleaned = clean_text(text)
     assert not has_hidden_characters(cleaned)
     assert clean_text(cleaned) == cleaned
+
+
+def test_an_outbox_that_cannot_even_be_read_gives_the_503_form_or_the_refusal_never_a_500(app, client, tmp_path):
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute("drop table iwf_spent_tokens")
+        db.execute("drop table iwf_outbox")
+    r = report(client, lang="fr", **KEPT)
+    assert r.status_code == 503
+    assert_answers_kept(r.get_data(as_text=True))
+    assert report(client, urls="javascript:x").status_code == 400
+    assert report(client, homepage="http://spam.example").status_code == 400
