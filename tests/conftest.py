@@ -16,6 +16,26 @@ from support.browser import CHROMIUM, in_ci, launch
 from support.partner import SIGNING_KEY, answers, partner_app, token_of, valid_answers  # noqa: F401
 
 
+#: Markers given by the fixtures a test uses (directly or through other fixtures),
+#: so that a new test is marked without writing the marker itself.
+MARKERS_BY_FIXTURE = {
+    "browser": "browser",
+    "postgres": "postgres",
+    "redis_server": "redis",
+    "saving_redis": "redis",
+    # Real intake and widget processes (tests/support/procs.py, servers.py).
+    "system": "slow",
+    "deployment": "slow",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in MARKERS_BY_FIXTURE:
+                item.add_marker(MARKERS_BY_FIXTURE[fixture])
+
+
 @pytest.fixture(scope="session")
 def keypair() -> tuple[str, str]:
     """(private, public) intake keys."""

@@ -23,10 +23,13 @@ FIGURES = {
     "peak_rss_mb", "flood_junk_per_s", "flood_real_p99_ms",
 }
 
-pytestmark = pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in ("gunicorn", "flask_wtf", "flask_babel")),
-    reason="needs the bench extra: pip install '.[bench]'",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        any(importlib.util.find_spec(m) is None for m in ("gunicorn", "flask_wtf", "flask_babel")),
+        reason="needs the bench extra: pip install '.[bench]'",
+    ),
+]
 
 
 def test_the_quick_benchmark_prints_every_figure():

@@ -18,6 +18,8 @@ from support.procs import Proc
 from support.servers import Redis, redis_binary
 from test_startup_errors import cli, intake_env, one_line_failure, widget_env
 
+pytestmark = pytest.mark.slow
+
 
 def serve(tmp: Path, keypair: tuple[str, str], what: str = "widget", **over: str) -> tuple[Proc, int]:
     """``iwf-widget serve`` (or ``intake``) on a free port, answering; the process and its port."""

@@ -15,6 +15,8 @@ import pytest
 
 from support.procs import Proc, wait_until
 
+pytestmark = pytest.mark.slow
+
 
 def three_free_ports() -> int:
     for _ in range(50):

@@ -18,6 +18,8 @@ from iwf_widget.settings import Settings
 
 from support.procs import PARTNER, System, wait_until
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def system(tmp_path, keypair):

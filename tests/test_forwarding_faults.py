@@ -28,6 +28,8 @@ import pytest
 from support.procs import PARTNER, System, wait_until
 from test_forwarding import fill_outbox, sends_per_id
 
+pytestmark = pytest.mark.slow
+
 FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 
 

@@ -27,6 +27,8 @@ from docblocks import ROOT, Block, blocks, section
 from support.ports import free_port
 from support.procs import Proc, wait_until
 
+pytestmark = pytest.mark.slow
+
 GUIDE = ROOT / "docs" / "getting-started.md"
 SERVERS = {"iwf-widget intake": "/healthz", "iwf-widget serve": "/report/healthz", "python3 -m http.server": "/"}
 PORTS = (8000, 8001, 8080)

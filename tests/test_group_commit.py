@@ -129,6 +129,7 @@ def _accept_from_process(url: str, first: int, count: int) -> None:
     box.close()
 
 
+@pytest.mark.slow
 def test_processes_writing_one_outbox_take_turns_and_store_everything(tmp_path):
     import multiprocessing
 

@@ -373,6 +373,7 @@ def forwarder_threads() -> list[threading.Thread]:
     return [th for th in threading.enumerate() if th.name == "iwf-widget-forwarder" and th.is_alive()]
 
 
+@pytest.mark.slow
 def test_ten_apps_created_and_deleted_leave_no_forwarder_thread(host):
     before = len(forwarder_threads())
     apps = []

@@ -17,6 +17,8 @@ from support.ports import free_port
 from support.procs import ROOT, Proc, wait_until
 from iwf_widget.sealing import generate_keypair
 
+pytestmark = pytest.mark.slow
+
 PAGE_ORIGIN = "http://127.0.0.1:8801"
 
 

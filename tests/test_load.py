@@ -24,6 +24,8 @@ import pytest
 
 from support.partner import SIGNING_KEY
 
+pytestmark = pytest.mark.slow
+
 CLIENTS = 50
 SUBMISSIONS = 2000
 #: The whole bulk run must end within this, or the test fails rather than hangs.

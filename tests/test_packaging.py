@@ -11,6 +11,8 @@ import pytest
 
 from conftest import clean_venv
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

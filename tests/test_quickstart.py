@@ -13,6 +13,8 @@ from docblocks import ROOT, Block, all_docs, blocks, commands, required_settings
 from support.ports import free_port
 from support.procs import Proc
 
+pytestmark = pytest.mark.slow
+
 README = ROOT / "README.md"
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from support.procs import KEY, PARTNER, ROOT
 
+pytestmark = pytest.mark.slow
+
 
 def widget_env(tmp: Path, keypair: tuple[str, str], **over: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IWF_")}
