@@ -26,6 +26,8 @@ MARKERS_BY_FIXTURE = {
     # Real intake and widget processes (tests/support/procs.py, servers.py).
     "system": "slow",
     "deployment": "slow",
+    # sdist and wheel built with python -m build (tests/test_distribution.py).
+    "dist": "slow",
 }
 
 
