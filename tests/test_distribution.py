@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import clean_venv
+from support.venvs import clean_venv
 from support.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

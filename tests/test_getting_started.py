@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docblocks import ROOT, Block, blocks, section
+from support.docblocks import ROOT, Block, blocks, section
 from support.ports import free_port
 from support.procs import Proc, wait_until
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import clean_venv
+from support.venvs import clean_venv
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from docblocks import ROOT, Block, all_docs, blocks, commands, required_settings, section
+from support.docblocks import ROOT, Block, all_docs, blocks, commands, required_settings, section
 from support.ports import free_port
 from support.procs import Proc
 
