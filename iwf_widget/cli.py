@@ -182,6 +182,40 @@ def intake_export(as_csv: bool) -> None:
         store.close()
 
 
+@main.command()
+@click.option("--intake", "intake_side", is_flag=True, help="The intake's database (IWF_INTAKE_DB_URL) instead of the outbox.")
+def migrate(intake_side: bool) -> None:
+    """Bring the outbox's schema (from IWF_WIDGET_OUTBOX_URL), or the intake's, to the newest revision.
+
+    Every process also does this when it opens a database; this command lets
+    an operator do it first, and see what was done.
+    """
+    from . import migrations
+    from .db import create_engine, reader
+
+    if intake_side:
+        from .intake.settings import db_url
+
+        url, schema = _configured(lambda: db_url(os.environ)), migrations.INTAKE
+    else:
+        from .serving import instance_path
+        from .settings import outbox_url
+
+        url, schema = _configured(lambda: outbox_url(os.environ, instance_path())), migrations.OUTBOX
+    engine = create_engine(url)
+    reads = reader(engine)
+    try:
+        done = migrations.upgrade(engine, schema, reads)
+        with reads.connect() as conn:
+            at = migrations.current(conn, schema)
+    finally:
+        engine.dispose()
+        reads.dispose()
+    for line in done:
+        click.echo(line)
+    click.echo(f"{schema.name}: at {at} (newest {migrations.head(schema)})" + ("" if done else ", nothing to do"))
+
+
 def _open_outbox(url: str) -> t.Any:
     """The outbox a server already made; a missing SQLite file is an error, not a new empty outbox."""
     from .outbox import Outbox

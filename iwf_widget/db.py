@@ -1,10 +1,15 @@
 """One way to open a database, for the outbox and the intake alike.
 
 SQLite gets WAL and ``synchronous=FULL`` (a report acknowledged to a person is
-on disk) and ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing
-half-way. PostgreSQL goes through psycopg 3 whatever driver the URL names (a
-plain ``postgresql://`` URL would otherwise ask for psycopg2), and creates its
-schema under an advisory lock, so several servers may start at once.
+on disk). Writers begin with ``BEGIN IMMEDIATE`` so concurrent writers queue
+instead of failing half-way; readers (:func:`reader`) begin deferred, which in
+WAL mode never waits for a writer, and give up after a second if something
+else holds the file (recovery, a tool with an exclusive lock) rather than 30.
+A new SQLite file and the folder made for it are private to this user (0600
+in 0700): SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files the
+database file's mode. PostgreSQL goes through psycopg 3 whatever driver the
+URL names (a plain ``postgresql://`` URL would otherwise ask for psycopg2).
+Schemas come from iwf_widget.migrations.
 """
 from __future__ import annotations
 
@@ -14,11 +19,22 @@ import typing as t
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-#: Any constant shared by every process that creates the schema (``iwf`` in ASCII).
-SCHEMA_LOCK = 0x697766
+#: How long a SQLite writer waits for the write lock, and a reader for a busy file.
+WRITER_BUSY_MS = 30000
+READER_BUSY_MS = 1000
 
 
-def create_engine(url: str) -> sa.Engine:
+class MissingDatabase(FileNotFoundError):
+    """``create=False`` and the SQLite file is not there."""
+
+
+def create_engine(url: str, *, create: bool = True) -> sa.Engine:
+    """An engine for writing (and reading) ``url``; see :func:`reader` for reads alone.
+
+    This is the one place a database comes into being: with ``create`` a
+    missing SQLite file (and its folder) is made, privately; without it a
+    missing file raises :class:`MissingDatabase`.
+    """
     # Parameters hold report content: keep them out of SQL logs and exception messages.
     parsed = make_url(url)
     if parsed.get_backend_name() in ("postgresql", "postgres"):
@@ -27,25 +43,62 @@ def create_engine(url: str) -> sa.Engine:
         )
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
-    if parsed.database and parsed.database != ":memory:":
-        folder = os.path.dirname(os.path.abspath(parsed.database))
-        os.makedirs(folder, mode=0o700, exist_ok=True)  # a new folder for reports admits no other user
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
+    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+        path = os.path.abspath(parsed.database)
+        if create:
+            create_private_file(path)
+        elif not os.path.exists(path):
+            raise MissingDatabase(f"no database at {path}")
+    return _sqlite_engine(url, begin="BEGIN IMMEDIATE", busy_ms=WRITER_BUSY_MS)
+
+
+def reader(engine: sa.Engine) -> sa.Engine:
+    """An engine for reads only: on SQLite deferred, so it runs beside a writer; elsewhere ``engine``."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    return _sqlite_engine(engine.url, begin="BEGIN", busy_ms=READER_BUSY_MS)
+
+
+def _sqlite_engine(url: str | URL, begin: str, busy_ms: int) -> sa.Engine:
+    engine = sa.create_engine(
+        url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, hide_parameters=True
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         dbapi_connection.isolation_level = None  # let "begin" below decide
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
     return engine
+
+
+def private_folder(folder: str) -> None:
+    """Make ``folder`` (and any missing parents) readable by this user only; an existing one is left as it is."""
+    if os.path.isdir(folder):
+        return
+    old = os.umask(0o077)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    finally:
+        os.umask(old)
+
+
+def create_private_file(path: str) -> None:
+    """Create ``path`` empty, 0600, in a private folder, unless it exists."""
+    private_folder(os.path.dirname(path))
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def _psycopg(url: URL) -> URL:
@@ -60,21 +113,6 @@ def _psycopg(url: URL) -> URL:
                 f"a PostgreSQL database needs psycopg with libpq: pip install 'iwf-widget[postgres]' ({e})"
             ) from None
     return url
-
-
-def create_schema(engine: sa.Engine, metadata: sa.MetaData) -> None:
-    """Create missing tables and indexes; safe when several processes start at once.
-
-    ``CREATE TABLE`` racing itself on PostgreSQL fails on a catalog unique
-    index, so the first process takes an advisory lock for the length of the
-    transaction and the others find the tables there when they get it.
-    """
-    if engine.dialect.name != "postgresql":
-        metadata.create_all(engine)
-        return
-    with engine.begin() as conn:
-        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-        metadata.create_all(conn)
 
 
 def upsert(conn: sa.Connection, table: sa.Table, values: t.Mapping[str, t.Any], key: str) -> None:
@@ -95,7 +133,3 @@ def upsert(conn: sa.Connection, table: sa.Table, values: t.Mapping[str, t.Any], 
     statement = insert(table).values(**values)
     others = {name: statement.excluded[name] for name in values if name != key}
     conn.execute(statement.on_conflict_do_update(index_elements=[key], set_=others))
-
-
-def is_sqlite(engine: sa.Engine) -> bool:
-    return engine.dialect.name == "sqlite"

@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from .db import create_engine, create_schema, upsert
+from . import migrations
+from .db import create_engine, reader, upsert
 from .groupcommit import GroupCommit
 
 try:
@@ -128,10 +129,15 @@ def _writer_queue(engine: sa.Engine) -> t.ContextManager[t.Any]:
 
 
 class Outbox:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the outbox at ``url``, bringing its schema up to date (see migrations).
+
+        ``create=False`` refuses a SQLite file that is not there (db.MissingDatabase).
+        """
         self.url = url
-        self.engine = create_engine(url)
-        create_schema(self.engine, metadata)
+        self.engine = create_engine(url, create=create)
+        self.reads = reader(self.engine)
+        self.migrated = migrations.upgrade(self.engine, migrations.OUTBOX, self.reads)
         self._puts = 0
         self._writers = _writer_queue(self.engine)
         self._accept_group: GroupCommit[_Accepted, str | None] = GroupCommit(self._accept_queued)
@@ -338,3 +344,4 @@ class Outbox:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.reads.dispose()

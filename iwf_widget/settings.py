@@ -32,6 +32,12 @@ class ConfigError(RuntimeError):
         super().__init__(f"{key}: {problem}")
 
 
+def outbox_url(config: t.Mapping[str, t.Any], instance_path: str) -> str:
+    """The outbox's URL alone (all ``iwf-widget migrate`` needs): the setting, or SQLite in the instance folder."""
+    url = Reader(config).str("OUTBOX_URL", default="")
+    return url or "sqlite:///" + os.path.join(instance_path, "iwf_widget_outbox.db")
+
+
 @dataclass(frozen=True)
 class Settings:
     partner_id: str

@@ -39,6 +39,14 @@ def test_wheel_contains_static_files_templates_and_catalogs(wheel):
     assert not any(n.startswith(("tests/", "demo_site/")) for n in names)
 
 
+def test_wheel_carries_both_schemas_migrations(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for schema in ("outbox", "intake"):
+        for part in ("env.py", "script.py.mako", "versions/0001_baseline.py"):
+            assert f"iwf_widget/migrations/{schema}/{part}" in names
+    assert "iwf_widget/migrations/alembic.ini" in names
+
+
 def test_installed_wheel_serves_a_french_form_and_the_snippet(wheel, tmp_path, keypair):
     venv = tmp_path / "venv"
     py = clean_venv(venv)

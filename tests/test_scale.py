@@ -21,6 +21,7 @@ from support.servers import (
     Deployment,
     answers,
     count_rows,
+    database,  # noqa: F401  (fixture)
     postgres,  # noqa: F401  (fixture)
     redis_server,  # noqa: F401  (fixture)
     submit_all,
@@ -30,17 +31,6 @@ from iwf_widget.intake.store import Store
 from iwf_widget.intake.validate import Report
 from iwf_widget.outbox import Outbox, reports
 from iwf_widget.ratelimit import ClientKeys, Limiter
-
-
-@pytest.fixture
-def database(postgres, request):  # noqa: F811
-    """A fresh PostgreSQL database for one test; call it with a name."""
-    made = iter(range(100))
-
-    def create(name: str) -> str:
-        return postgres.create_database(f"{request.node.name[:40]}_{name}_{next(made)}".lower())
-
-    return create
 
 
 def _stored(box: Outbox, n: int, prefix: str = "") -> list[str]:

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from ..db import create_engine, create_schema
+from .. import migrations
+from ..db import create_engine, reader
 from ..protocol import ACCEPTED, DUPLICATE, REJECTED, Result
 from .validate import Report
 
@@ -39,9 +40,14 @@ reports = sa.Table(
 
 
 class Store:
-    def __init__(self, url: str) -> None:
-        self.engine = create_engine(url)
-        create_schema(self.engine, metadata)
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open the intake's database, bringing its schema up to date (see migrations).
+
+        ``create=False`` refuses a SQLite file that is not there (db.MissingDatabase).
+        """
+        self.engine = create_engine(url, create=create)
+        self.reads = reader(self.engine)
+        self.migrated = migrations.upgrade(self.engine, migrations.INTAKE, self.reads)
 
     def put(
         self, partner: str, batch: t.Sequence[Report], adjusted: t.Container[str] = frozenset()
@@ -134,6 +140,7 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.reads.dispose()
 
 
 def _row(r: Report, received: int, adjusted: bool = False) -> dict[str, t.Any]:

@@ -100,15 +100,19 @@ class Proc:
 class System:
     """An intake and a standalone widget for one partner, on fixed loopback ports."""
 
-    def __init__(self, tmp: Path, keypair: tuple[str, str], **widget_env: str) -> None:
+    def __init__(
+        self, tmp: Path, keypair: tuple[str, str], python: str | None = None, **widget_env: str
+    ) -> None:
+        """``python``: another interpreter (an older release's venv) runs the processes instead of this code."""
         self.tmp = tmp
+        self.python = python or sys.executable
         self.private, self.public = keypair
         self.intake_port = free_port()
         self.widget_port = free_port()
         self.control = tmp / "intake-mode.json"
         self.batch_log = tmp / "intake-batches.jsonl"
         self.set_intake_mode("ok")
-        base = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
+        base = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": "" if python else str(ROOT)}
         self.intake_env = {
             **base,
             "IWF_INTAKE_DB_URL": f"sqlite:///{tmp}/intake.db",
@@ -143,11 +147,11 @@ class System:
                    "--control", str(self.control), "--log", str(self.batch_log)]
             env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
         else:
-            cmd = [sys.executable, "-m", "iwf_widget.cli", "intake", "--host", "127.0.0.1", "--port", port]
+            cmd = [self.python, "-m", "iwf_widget.cli", "intake", "--host", "127.0.0.1", "--port", port]
         return self._start("intake", cmd, env, f"{self.intake_url}/healthz")
 
     def start_widget(self) -> Proc:
-        cmd = [sys.executable, "-m", "iwf_widget.cli", "serve", "--host", "127.0.0.1", "--port", str(self.widget_port)]
+        cmd = [self.python, "-m", "iwf_widget.cli", "serve", "--host", "127.0.0.1", "--port", str(self.widget_port)]
         return self._start("widget", cmd, self.widget_env, f"{self.widget_url}/healthz")
 
     def _start(self, name: str, cmd: list[str], env: dict[str, str], probe: str) -> Proc:
@@ -204,7 +208,7 @@ class System:
 
     def export(self) -> list[dict[str, t.Any]]:
         out = subprocess.run(
-            [sys.executable, "-m", "iwf_widget.cli", "intake-export"],
+            [self.python, "-m", "iwf_widget.cli", "intake-export"],
             env=self.intake_env, capture_output=True, text=True, timeout=60, cwd=self.tmp,
         )
         assert out.returncode == 0, out.stderr

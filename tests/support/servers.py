@@ -193,6 +193,17 @@ def redis_server() -> t.Iterator[Redis]:
     server.stop()
 
 
+@pytest.fixture
+def database(postgres, request):
+    """A fresh PostgreSQL database for one test; call it with a name."""
+    made = iter(range(100))
+
+    def create(name: str) -> str:
+        return postgres.create_database(f"{request.node.name[:40]}_{name}_{next(made)}".lower())
+
+    return create
+
+
 # -- a scaled-out deployment --------------------------------------------------
 
 
