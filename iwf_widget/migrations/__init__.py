@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,6 +31,9 @@ from alembic.script import ScriptDirectory
 SCHEMA_LOCK = 0x697766
 
 log = logging.getLogger(__name__)
+
+#: Alembic's ``context`` and ``op`` are module-level proxies: one migration at a time per process.
+_alembic = threading.Lock()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -86,7 +90,7 @@ def upgrade(engine: sa.Engine, schema: Schema, reads: sa.Engine | None = None) -
         conn.rollback()
     if at == newest:
         return []
-    with engine.begin() as conn:
+    with _alembic, engine.begin() as conn:
         # SQLite: db.py begins writers with BEGIN IMMEDIATE, which is the lock.
         if conn.dialect.name == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
