@@ -137,6 +137,12 @@ class Submissions:
         token = data.get("iwf_token")
         checked = self.tokens.check(token, lang, now)
         if isinstance(checked, TokenProblem):
+            if checked.reason is Reason.TOO_FAST and not data.get("homepage"):
+                # A genuine token sent early: if the answers are incomplete, saying what is
+                # missing helps the person more than "too quick" (nothing is stored either way).
+                form = ReportForm(data)
+                if not form.validate():
+                    return Refused(Refusal.INVALID_ANSWERS, form, self.tokens.issue(lang, checked.first_served))
             return self._refused(_TOKEN_REFUSALS[checked.reason], data, lang, checked.first_served)
         claims: Claims = checked
         if data.get("homepage"):

@@ -183,10 +183,11 @@ def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
     if isinstance(result, Replayed):
         return _thanks(result.report_id, again=True)
     if isinstance(result, Refused):
+        if result.reason is Refusal.INVALID_ANSWERS:
+            # Even an empty form: the person needs to see what is missing.
+            return _render_form(result.form, 400, step="report", token=result.token)
         if result.reason is Refusal.CROSS_SITE or not _has_answers(result.form):
             return _blank_refusal(result.reason, result.token)
-        if result.reason is Refusal.INVALID_ANSWERS:
-            return _render_form(result.form, 400, step="report", token=result.token)
         return _render_form(result.form, 400, step="report", notice=_refusal_notice(result.reason),
                             token=result.token)
     if isinstance(result, Limited):

@@ -157,6 +157,20 @@ def test_a_form_first_served_too_recently_is_still_too_fast_after_a_re_render(ma
     assert fresh.status_code == 400 and "very quickly" in fresh.get_data(as_text=True)
 
 
+def test_an_empty_form_sent_at_once_says_what_is_missing_not_that_it_was_too_quick(make_app, tmp_path):
+    client = make_app(IWF_WIDGET_MIN_FILL_SECONDS=60).test_client()
+    page = form_page(client)
+    sent = post(client, {"iwf_token": token_of(page)})
+    body = sent.get_data(as_text=True)
+    assert sent.status_code == 400
+    assert 'id="urls-error"' in body and 'class="iwf-summary"' in body
+    assert "very quickly" not in body
+    assert stored(tmp_path) == []
+    # Filled in and sent again at once, it is still too quick: the first serve counts.
+    again = post(client, valid_answers(body))
+    assert again.status_code == 400 and "very quickly" in again.get_data(as_text=True)
+
+
 # -- bounded work ------------------------------------------------------------------
 
 

@@ -31,6 +31,8 @@ from alembic.script import ScriptDirectory
 SCHEMA_LOCK = 0x697766
 
 log = logging.getLogger(__name__)
+# Alembic narrates every step at INFO; what was done is logged here, once, instead.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 #: Alembic's ``context`` and ``op`` are module-level proxies: one migration at a time per process.
 _alembic = threading.Lock()
@@ -96,7 +98,8 @@ def upgrade(engine: sa.Engine, schema: Schema, reads: sa.Engine | None = None) -
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
         done = _upgrade_locked(conn, schema, newest)
     for line in done:
-        log.info("%s", line)
+        # Creating a new database is routine (a first start); changing an existing one is news.
+        log.log(logging.DEBUG if "empty database" in line else logging.INFO, "%s", line)
     return done
 
 
