@@ -110,7 +110,7 @@ def _psycopg(url: URL) -> URL:
             import psycopg  # noqa: F401
         except ImportError as e:
             raise RuntimeError(
-                f"a PostgreSQL database needs psycopg with libpq: pip install 'iwf-widget[postgres]' ({e})"
+                f"a PostgreSQL database needs psycopg with libpq: pip install 'psycopg[binary]' ({e})"
             ) from None
     return url
 

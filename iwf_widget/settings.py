@@ -159,11 +159,11 @@ def database_url(key: str, url: str) -> None:
         raise ConfigError(key, f"{what}; use sqlite:////path/to/file.db or postgresql://user@host/db")
     # Plain postgresql:// means psycopg 3 here (db.py); another driver named explicitly is kept.
     if driver in ("postgresql", "postgres", "postgresql+psycopg") and not _has_psycopg():
-        raise ConfigError(key, "a PostgreSQL database needs psycopg and libpq: pip install 'iwf-widget[postgres]'")
+        raise ConfigError(key, "a PostgreSQL database needs psycopg and libpq: pip install 'psycopg[binary]'")
 
 
 def _has_psycopg() -> bool:
-    """psycopg is an extra (``[postgres]``); SQLite-only partners do without it."""
+    """psycopg is a dependency, but its import can still fail (a build without libpq)."""
     try:
         import psycopg  # noqa: F401
     except ImportError:  # not installed, or no libpq for it
