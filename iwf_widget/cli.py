@@ -183,7 +183,9 @@ def intake_export(as_csv: bool) -> None:
 
 
 @main.command()
-@click.option("--intake", "intake_side", is_flag=True, help="The intake's database (IWF_INTAKE_DB_URL) instead of the outbox.")
+@click.option(
+    "--intake", "intake_side", is_flag=True, help="The intake's database (IWF_INTAKE_DB_URL) instead of the outbox."
+)
 def migrate(intake_side: bool) -> None:
     """Bring the outbox's schema (from IWF_WIDGET_OUTBOX_URL), or the intake's, to the newest revision.
 
@@ -303,6 +305,11 @@ def outbox(requeue_failed: bool, as_json: bool) -> None:
         f"pending {stats['outbox_pending']}, failed {stats['outbox_failed']}, "
         f"oldest pending {stats['oldest_pending_age_s']} s, last successful forward {last}"
     )
+    if stats["outbox_pending_future"]:
+        click.echo(
+            f"{stats['outbox_pending_future']} pending report(s) dated in the future: this server's clock "
+            "ran fast when they were accepted, so their age is unknown (counted as a minute)"
+        )
     now = time.time()
     for e in entries:
         due = max(0, int(e["next_attempt_at"] - now)) if e["state"] == "pending" else None
@@ -334,7 +341,9 @@ def _ask(value: str | None, flag: str, prompt: str, default: str | None = None) 
 @main.command()
 @click.option("--partner-id", help="This partner's id at the intake, e.g. ma-cyberconfiance.")
 @click.option("--intake-url", help="Base URL of the hotline's intake.")
-@click.option("--intake-public-key", help="The intake's public key (IWF_WIDGET_INTAKE_PUBLIC_KEY from `iwf-widget keygen`).")
+@click.option(
+    "--intake-public-key", help="The intake's public key (IWF_WIDGET_INTAKE_PUBLIC_KEY from `iwf-widget keygen`)."
+)
 @click.option("--allowed-origins", help="Comma-separated origins whose pages embed the form, e.g. https://www.partner.example.")
 @click.option("--widget-url", help="Where the widget will answer, for the snippet [default: http://127.0.0.1:8000/report].")
 @click.option("-o", "--output", default=".env", show_default=True, type=click.Path(dir_okay=False),
