@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from . import migrations
-from .db import create_engine, reader, upsert
+from .db import WRITER_BUSY_MS, create_engine, reader, upsert
 from .groupcommit import GroupCommit
 from .report import minute_up
 
@@ -160,13 +160,17 @@ def _writer_queue(engine: sa.Engine) -> t.ContextManager[t.Any]:
 
 
 class Outbox:
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, write_wait: float | None = None) -> None:
         """Open the outbox at ``url``, bringing its schema up to date (see migrations).
 
         ``create=False`` refuses a SQLite file that is not there (db.MissingDatabase).
+        ``write_wait``: seconds a write waits for SQLite's write lock (default
+        db.WRITER_BUSY_MS). Reads (:meth:`stats`, :meth:`entries`, :meth:`spent`) go
+        through a deferred, read-only engine and never wait for a writer.
         """
         self.url = url
-        self.engine = create_engine(url, create=create)
+        busy = WRITER_BUSY_MS if write_wait is None else int(write_wait * 1000)
+        self.engine = create_engine(url, create=create, busy_ms=busy)
         self.reads = reader(self.engine)
         self.migrated = migrations.upgrade(self.engine, migrations.OUTBOX, self.reads)
         self._puts = 0
@@ -234,7 +238,8 @@ class Outbox:
         return None
 
     def spent(self, nonce: str) -> str | None:
-        with self.engine.connect() as conn:
+        """The outcome recorded for a token still within its expiry, if any."""
+        with self.reads.connect() as conn:
             return conn.execute(
                 sa.select(spent_tokens.c.outcome).where(
                     spent_tokens.c.nonce == nonce, spent_tokens.c.expires >= time.time()
@@ -352,7 +357,7 @@ class Outbox:
         now = time.time()
         this_minute = minute(now)
         future = c.created > this_minute
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(
                 sa.select(
                     c.state,
@@ -395,7 +400,7 @@ class Outbox:
         )
         if state:
             query = query.where(c.state == state)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query.order_by(c.created, c.id))]
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ part of the fault; libfaketime for a partner whose clock was wrong.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from support.procs import PARTNER, System, wait_until
+from support.locks import held_lock
+from support.procs import PARTNER, ROOT, System, wait_until
 
 from iwf_widget import migrations
 from iwf_widget.db import create_engine
@@ -159,3 +161,62 @@ def test_reports_retried_under_a_clock_an_hour_fast_go_at_once_when_it_is_correc
     assert wait_until(lambda: system.held() == 3, timeout=20), system.procs["widget"].output()
     assert {r["reference"] for r in system.export()} == references
     assert wait_until(lambda: outbox_json(plain)["outbox_pending"] == 0, timeout=10)
+
+
+# -- readers never wait for writers ------------------------------------------------------
+
+
+def outbox_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "IWF_WIDGET_OUTBOX_URL": f"sqlite:///{tmp_path}/outbox.db"}
+
+
+def test_health_and_the_outbox_command_answer_while_another_process_holds_the_write_lock(
+    tmp_path, client, submit
+):
+    for _ in range(2):
+        assert submit().status_code == 200
+    with held_lock(tmp_path / "outbox.db") as lock:
+        health = client.get("/report/healthz")
+        assert health.status_code == 200 and health.get_json()["outbox_pending"] == 2
+        done = cli(outbox_env(tmp_path), "outbox", "--json", timeout=20)  # a writer's wait would be 30 s
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["outbox_pending"] == 2
+        assert "pending 2" in cli(outbox_env(tmp_path), "outbox", timeout=20).stdout
+        assert lock.holding  # all of it answered while the lock was held
+
+
+def test_health_and_the_outbox_command_fail_fast_in_one_line_when_even_reading_is_locked_out(
+    tmp_path, app, client, submit
+):
+    assert submit().status_code == 200
+    box = app.extensions["iwf_widget"].outbox
+    box.engine.dispose(), box.reads.dispose()  # idle connections would keep the lock from being taken
+    with held_lock(tmp_path / "outbox.db", exclusive=True) as lock:
+        health = client.get("/report/healthz")
+        assert health.status_code == 503
+        assert health.get_json() == {
+            "status": "unavailable", "reason": "the outbox cannot be read (OperationalError: database is locked)",
+        }
+        done = cli(outbox_env(tmp_path), "outbox", "--json", timeout=20)
+        assert done.returncode != 0 and done.stdout == ""
+        [line] = done.stderr.strip().splitlines()  # one line, no traceback
+        assert "database is locked" in line and "another process" in line
+        requeue = cli(outbox_env(tmp_path), "outbox", "--requeue-failed", timeout=30)
+        assert requeue.returncode != 0 and len(requeue.stderr.strip().splitlines()) == 1
+        assert lock.holding
+    assert client.get("/report/healthz").get_json()["status"] == "ok"
+
+
+def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_one_line(
+    tmp_path, client, submit
+):
+    assert submit().status_code == 200
+    with held_lock(tmp_path / "outbox.db") as lock:
+        requeue = cli(outbox_env(tmp_path), "outbox", "--requeue-failed", timeout=25)
+        assert requeue.returncode == 1
+        assert requeue.stderr.strip() == (
+            "Error: cannot write to the outbox (OperationalError: database is locked); "
+            "another process holds the outbox's write lock: try again"
+        )
+        assert lock.holding
+    assert "requeued 0" in cli(outbox_env(tmp_path), "outbox", "--requeue-failed").stdout
