@@ -183,7 +183,9 @@ def intake_export(as_csv: bool) -> None:
 
 
 @main.command()
-@click.option("--intake", "intake_side", is_flag=True, help="The intake's database (IWF_INTAKE_DB_URL) instead of the outbox.")
+@click.option(
+    "--intake", "intake_side", is_flag=True, help="The intake's database (IWF_INTAKE_DB_URL) instead of the outbox."
+)
 def migrate(intake_side: bool) -> None:
     """Bring the outbox's schema (from IWF_WIDGET_OUTBOX_URL), or the intake's, to the newest revision.
 
@@ -216,13 +218,36 @@ def migrate(intake_side: bool) -> None:
     click.echo(f"{schema.name}: at {at} (newest {migrations.head(schema)})" + ("" if done else ", nothing to do"))
 
 
-def _open_outbox(url: str) -> t.Any:
+#: Seconds ``iwf-widget outbox --requeue-failed`` waits for a write lock another process holds.
+COMMAND_WRITE_WAIT = 5.0
+
+
+def _open_outbox(url: str, write_wait: float | None = None) -> t.Any:
     """The outbox a server already made; a missing SQLite file is an error, not a new empty outbox."""
     from .outbox import Outbox
     from .startup import check_database_url
 
     check_database_url(url, "IWF_WIDGET_OUTBOX_URL", must_exist=True)
-    return Outbox(url)
+    return Outbox(url, write_wait=write_wait)
+
+
+class OutboxUnavailable(click.ClickException):
+    """The outbox answered with an error: one line on stderr, exit status 1."""
+
+
+@contextlib.contextmanager
+def _outbox_trouble(what: str) -> t.Iterator[None]:
+    """A database failure while reading or writing the outbox, as one line naming it."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .db import brief_error
+
+    try:
+        yield
+    except SQLAlchemyError as e:
+        reason = brief_error(e)
+        hint = "; another process holds the outbox's write lock: try again" if "locked" in reason else ""
+        raise OutboxUnavailable(f"cannot {what} the outbox ({reason}){hint}") from None
 
 
 def _partner_side() -> tuple[t.Any, t.Any]:
@@ -286,10 +311,17 @@ def outbox(requeue_failed: bool, as_json: bool) -> None:
     from .serving import instance_path
     from .settings import outbox_url
 
-    box = _configured(lambda: _open_outbox(outbox_url(os.environ, instance_path())), "IWF_WIDGET_OUTBOX_URL")
-    requeued = box.requeue_failed() if requeue_failed else None
-    stats = box.stats()
-    entries = box.entries()
+    box = _configured(
+        lambda: _open_outbox(outbox_url(os.environ, instance_path()), COMMAND_WRITE_WAIT), "IWF_WIDGET_OUTBOX_URL"
+    )
+    try:
+        with _outbox_trouble("write to"):
+            requeued = box.requeue_failed() if requeue_failed else None
+        with _outbox_trouble("read"):
+            stats = box.stats()
+            entries = box.entries()
+    finally:
+        box.close()
     if as_json:
         data = {**stats, "entries": entries}
         if requeued is not None:
@@ -303,6 +335,11 @@ def outbox(requeue_failed: bool, as_json: bool) -> None:
         f"pending {stats['outbox_pending']}, failed {stats['outbox_failed']}, "
         f"oldest pending {stats['oldest_pending_age_s']} s, last successful forward {last}"
     )
+    if stats["outbox_pending_future"]:
+        click.echo(
+            f"{stats['outbox_pending_future']} pending report(s) dated in the future: this server's clock "
+            "ran fast when they were accepted, so their age is unknown (counted as a minute)"
+        )
     now = time.time()
     for e in entries:
         due = max(0, int(e["next_attempt_at"] - now)) if e["state"] == "pending" else None
@@ -334,7 +371,9 @@ def _ask(value: str | None, flag: str, prompt: str, default: str | None = None) 
 @main.command()
 @click.option("--partner-id", help="This partner's id at the intake, e.g. ma-cyberconfiance.")
 @click.option("--intake-url", help="Base URL of the hotline's intake.")
-@click.option("--intake-public-key", help="The intake's public key (IWF_WIDGET_INTAKE_PUBLIC_KEY from `iwf-widget keygen`).")
+@click.option(
+    "--intake-public-key", help="The intake's public key (IWF_WIDGET_INTAKE_PUBLIC_KEY from `iwf-widget keygen`)."
+)
 @click.option("--allowed-origins", help="Comma-separated origins whose pages embed the form, e.g. https://www.partner.example.")
 @click.option("--widget-url", help="Where the widget will answer, for the snippet [default: http://127.0.0.1:8000/report].")
 @click.option("-o", "--output", default=".env", show_default=True, type=click.Path(dir_okay=False),

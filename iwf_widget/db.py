@@ -28,12 +28,13 @@ class MissingDatabase(FileNotFoundError):
     """``create=False`` and the SQLite file is not there."""
 
 
-def create_engine(url: str, *, create: bool = True) -> sa.Engine:
+def create_engine(url: str, *, create: bool = True, busy_ms: int = WRITER_BUSY_MS) -> sa.Engine:
     """An engine for writing (and reading) ``url``; see :func:`reader` for reads alone.
 
     This is the one place a database comes into being: with ``create`` a
     missing SQLite file (and its folder) is made, privately; without it a
-    missing file raises :class:`MissingDatabase`.
+    missing file raises :class:`MissingDatabase`. ``busy_ms``: how long a SQLite writer
+    waits for the write lock (a command a person runs may rather fail sooner).
     """
     # Parameters hold report content: keep them out of SQL logs and exception messages.
     parsed = make_url(url)
@@ -49,17 +50,18 @@ def create_engine(url: str, *, create: bool = True) -> sa.Engine:
             create_private_file(path)
         elif not os.path.exists(path):
             raise MissingDatabase(f"no database at {path}")
-    return _sqlite_engine(url, begin="BEGIN IMMEDIATE", busy_ms=WRITER_BUSY_MS)
+    return _sqlite_engine(url, begin="BEGIN IMMEDIATE", busy_ms=busy_ms)
 
 
 def reader(engine: sa.Engine) -> sa.Engine:
-    """An engine for reads only: on SQLite deferred, so it runs beside a writer; elsewhere ``engine``."""
+    """An engine for reads only: on SQLite deferred and read-only (``query_only``), so it runs
+    beside a writer and cannot become one; elsewhere ``engine``."""
     if engine.dialect.name != "sqlite":
         return engine
-    return _sqlite_engine(engine.url, begin="BEGIN", busy_ms=READER_BUSY_MS)
+    return _sqlite_engine(engine.url, begin="BEGIN", busy_ms=READER_BUSY_MS, read_only=True)
 
 
-def _sqlite_engine(url: str | URL, begin: str, busy_ms: int) -> sa.Engine:
+def _sqlite_engine(url: str | URL, begin: str, busy_ms: int, read_only: bool = False) -> sa.Engine:
     engine = sa.create_engine(
         url, connect_args={"timeout": busy_ms / 1000, "check_same_thread": False}, hide_parameters=True
     )
@@ -71,6 +73,8 @@ def _sqlite_engine(url: str | URL, begin: str, busy_ms: int) -> sa.Engine:
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=1")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -133,3 +137,17 @@ def upsert(conn: sa.Connection, table: sa.Table, values: t.Mapping[str, t.Any], 
     statement = insert(table).values(**values)
     others = {name: statement.excluded[name] for name in values if name != key}
     conn.execute(statement.on_conflict_do_update(index_elements=[key], set_=others))
+
+
+def brief_error(error: BaseException) -> str:
+    """A storage failure in one line fit for a public health check: the type, and SQLite's own
+    message ("database is locked") or the system's ("No space left on device"); never SQL,
+    parameters, file names or a database server's address."""
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, OSError):
+        return f"{type(cause).__name__}: {cause.strerror or 'operating system error'}"
+    if type(cause).__module__ == "sqlite3":
+        lines = str(cause).strip().splitlines()
+        if lines:
+            return f"{type(error).__name__}: {lines[0][:200]}"
+    return type(error).__name__

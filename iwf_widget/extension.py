@@ -13,6 +13,7 @@ from flask import Flask, Response, current_app, request
 
 from . import headers, hosts
 from .i18n import resource_dir
+from .lograte import EveryMinute
 from .outbox import Outbox
 from .pages import Pages
 from .ratelimit import Limiter
@@ -33,6 +34,8 @@ class WidgetState:
 
             refuse_persistence(settings.redis_url)
         self.outbox = Outbox(settings.outbox_url)
+        #: One log line per kind of trouble per minute (a monitor polling a failing health check).
+        self.throttled = EveryMinute(logging.getLogger("iwf_widget"))
         self.signer = TokenSigner(
             settings.signing_keys, settings.partner_id, settings.token_max_age, settings.min_fill_seconds
         )

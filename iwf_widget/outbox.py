@@ -18,8 +18,9 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from . import migrations
-from .db import create_engine, reader, upsert
+from .db import WRITER_BUSY_MS, create_engine, reader, upsert
 from .groupcommit import GroupCommit
+from .report import minute_up
 
 try:
     import fcntl
@@ -43,6 +44,9 @@ reports = sa.Table(
     sa.Column("lease_owner", sa.String(64), nullable=True),
     sa.Column("lease_until", sa.Float, nullable=True),
     sa.Column("last_error", sa.String(500), nullable=True),
+    # The delay chosen at the last retry: a retry time further ahead than that was set by
+    # a clock that has since gone back, and is due now. NULL before the first retry.
+    sa.Column("retry_delay", sa.Float, nullable=True),
     sa.Index("iwf_outbox_due", "state", "next_attempt_at"),
 )
 
@@ -61,6 +65,33 @@ forward_state = sa.Table(
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("value", sa.Float, nullable=False),
 )
+
+
+#: A retry time or lease further ahead than its own length plus this was set by a clock since
+#: turned back (or by another host whose clock is off by more): it is not waited for.
+CLOCK_SLACK = 60.0
+#: The longest delay a forwarder chooses (the highest IWF_WIDGET_BACKOFF_MAX): the ceiling for
+#: a row whose delay is not recorded (retried before revision 0002).
+MAX_DELAY = 86400.0
+#: The longest lease a forwarder takes (4 x the highest IWF_WIDGET_FORWARD_TIMEOUT + 5 s).
+MAX_LEASE = 4 * 300.0 + 5
+
+
+def _due(now: float) -> sa.ColumnElement[bool]:
+    """Pending, its retry time reached, and not leased; a retry time or lease that lies further
+    ahead than it could have been set (a clock that has since gone back) is not waited for."""
+    c = reports.c
+    return sa.and_(
+        c.state == "pending",
+        sa.or_(
+            c.next_attempt_at <= now,
+            sa.and_(
+                c.next_attempt_at > now + CLOCK_SLACK,  # lets the index find these too
+                c.next_attempt_at - sa.func.coalesce(c.retry_delay, MAX_DELAY) > now + CLOCK_SLACK,
+            ),
+        ),
+        sa.or_(c.lease_until.is_(None), c.lease_until < now, c.lease_until > now + MAX_LEASE + CLOCK_SLACK),
+    )
 
 
 def _iso(epoch: float) -> str:
@@ -129,13 +160,17 @@ def _writer_queue(engine: sa.Engine) -> t.ContextManager[t.Any]:
 
 
 class Outbox:
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, write_wait: float | None = None) -> None:
         """Open the outbox at ``url``, bringing its schema up to date (see migrations).
 
         ``create=False`` refuses a SQLite file that is not there (db.MissingDatabase).
+        ``write_wait``: seconds a write waits for SQLite's write lock (default
+        db.WRITER_BUSY_MS). Reads (:meth:`stats`, :meth:`entries`, :meth:`spent`) go
+        through a deferred, read-only engine and never wait for a writer.
         """
         self.url = url
-        self.engine = create_engine(url, create=create)
+        busy = WRITER_BUSY_MS if write_wait is None else int(write_wait * 1000)
+        self.engine = create_engine(url, create=create, busy_ms=busy)
         self.reads = reader(self.engine)
         self.migrated = migrations.upgrade(self.engine, migrations.OUTBOX, self.reads)
         self._puts = 0
@@ -203,7 +238,8 @@ class Outbox:
         return None
 
     def spent(self, nonce: str) -> str | None:
-        with self.engine.connect() as conn:
+        """The outcome recorded for a token still within its expiry, if any."""
+        with self.reads.connect() as conn:
             return conn.execute(
                 sa.select(spent_tokens.c.outcome).where(
                     spent_tokens.c.nonce == nonce, spent_tokens.c.expires >= time.time()
@@ -230,11 +266,7 @@ class Outbox:
         c = reports.c
         due = (
             sa.select(c.id, c.sealed, c.attempts)
-            .where(
-                c.state == "pending",
-                c.next_attempt_at <= now,
-                sa.or_(c.lease_until.is_(None), c.lease_until < now),
-            )
+            .where(_due(now))
             .order_by(c.created, c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -275,6 +307,7 @@ class Outbox:
                     lease_until=None,
                     attempts=c.attempts + 1,
                     next_attempt_at=time.time() + delay,
+                    retry_delay=delay,
                     last_error=error[:500],
                 )
             )
@@ -297,7 +330,7 @@ class Outbox:
             result = conn.execute(
                 reports.update()
                 .where(c.state == "pending", c.next_attempt_at > now, c.lease_owner.is_(None))
-                .values(next_attempt_at=now)
+                .values(next_attempt_at=now, retry_delay=0.0)
             )
         return result.rowcount or 0
 
@@ -307,39 +340,67 @@ class Outbox:
             result = conn.execute(
                 reports.update()
                 .where(reports.c.state == "failed")
-                .values(state="pending", next_attempt_at=0.0, attempts=0)
+                .values(state="pending", next_attempt_at=0.0, retry_delay=None, attempts=0)
             )
         return result.rowcount or 0
 
     # -- what is waiting ----------------------------------------------------
 
     def stats(self) -> dict[str, t.Any]:
+        """Counts and ages for health and ``iwf-widget outbox``.
+
+        A report whose creation minute lies in the future (the clock ran fast when it was
+        accepted) has an unknown age: it counts as a minute old, never as 0, and
+        ``outbox_pending_future`` says how many there are.
+        """
         c = reports.c
-        with self.engine.connect() as conn:
+        now = time.time()
+        this_minute = minute(now)
+        future = c.created > this_minute
+        with self.reads.connect() as conn:
             rows = conn.execute(
-                sa.select(c.state, sa.func.count(), sa.func.min(c.created)).group_by(c.state)
+                sa.select(
+                    c.state,
+                    sa.func.count(),
+                    sa.func.min(sa.case((future, sa.null()), else_=c.created)),
+                    sa.func.sum(sa.case((future, 1), else_=0)),
+                ).group_by(c.state)
             ).all()
             last = conn.execute(
                 sa.select(forward_state.c.value).where(forward_state.c.name == "last_success")
             ).scalar()
-        by_state = {r[0]: (r[1], r[2]) for r in rows}
-        pending, oldest = by_state.get("pending", (0, None))
-        failed, _ = by_state.get("failed", (0, None))
+        by_state = {r[0]: (int(r[1]), r[2], int(r[3] or 0)) for r in rows}
+        pending, oldest, in_future = by_state.get("pending", (0, None, 0))
+        failed = by_state.get("failed", (0, None, 0))[0]
+        if not pending:
+            age = 0
+        elif oldest is None:  # every one of them dated in the future
+            age = 60
+        else:
+            age = max(60, minute_up(now) - int(oldest))
         return {
-            "outbox_pending": int(pending),
-            "outbox_failed": int(failed),
-            "oldest_pending_age_s": max(0, int(time.time() - oldest)) if oldest is not None else 0,
+            "outbox_pending": pending,
+            "outbox_pending_future": in_future,
+            "outbox_failed": failed,
+            "oldest_pending_age_s": age,
             "last_forward_at": last,
             "last_forward": _iso(last) if last is not None else None,
         }
 
     def entries(self, state: str | None = None) -> list[dict[str, t.Any]]:
-        """Routing metadata only, for ``iwf-widget outbox``; never the sealed report."""
+        """Routing metadata only, for ``iwf-widget outbox``; never the sealed report.
+
+        ``next_attempt_at`` is 0 for a report that is due now, whatever clock set it.
+        """
         c = reports.c
-        query = sa.select(c.id, c.partner, c.created, c.state, c.attempts, c.next_attempt_at, c.last_error)
+        now = time.time()
+        due = sa.case((_due(now), 0.0), else_=c.next_attempt_at)
+        query = sa.select(
+            c.id, c.partner, c.created, c.state, c.attempts, due.label("next_attempt_at"), c.last_error
+        )
         if state:
             query = query.where(c.state == state)
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query.order_by(c.created, c.id))]
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import typing as t
 
 from .settings import ConfigError, database_url
 
+
 class StartupError(RuntimeError):
     """Why a command cannot start, and what to do about it, in one line."""
 
@@ -56,11 +57,16 @@ def describe(error: BaseException, database_key: str | None = None) -> str | Non
     if isinstance(error, SQLAlchemyError):
         cause = getattr(error, "orig", None) or error
         reason = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:300]
+        if "database is locked" in reason:  # SQLite: another process holds a lock that readers wait for too
+            return f"cannot open the database ({reason}); another process holds it locked: try again when it is done"
         where = database_key or "the database URL"
         return f"cannot open the database ({reason}); start the database or fix {where}"
     if isinstance(error, ImportError):
         name = getattr(error, "name", None) or str(error)
-        return f"a module is missing ({name}); install the extra that needs it, e.g. pip install 'iwf-widget[postgres,redis]'"
+        return (
+            f"a module is missing ({name}); install the extra that needs it, "
+            "e.g. pip install 'iwf-widget[postgres,redis]'"
+        )
     if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
         return f"{error.strerror or 'address already in use'}; stop the program using that port or pass --port"
     if isinstance(error, OSError):

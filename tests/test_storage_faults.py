@@ -1,0 +1,222 @@
+"""The partner's outbox under storage faults: wrong clocks, held locks, failing writes, prying users.
+
+Real SQLite files throughout; a write lock held by another process; real
+``iwf-widget serve`` and ``iwf-widget intake`` processes where forwarding is
+part of the fault; libfaketime for a partner whose clock was wrong.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from support.locks import held_lock
+from support.procs import PARTNER, ROOT, System, wait_until
+
+from iwf_widget import migrations
+from iwf_widget.db import create_engine
+from iwf_widget.outbox import Outbox, forward_state, spent_tokens
+from iwf_widget.outbox import reports as outbox_reports
+from iwf_widget.sealing import Sealer
+
+FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+needs_faketime = pytest.mark.skipif(
+    not FAKETIME.exists() or shutil.which("faketime") is None, reason="libfaketime is not installed"
+)
+
+
+@pytest.fixture
+def system(tmp_path, keypair):
+    s = System(tmp_path, keypair)
+    yield s
+    s.stop_all()
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "iwf_widget.cli", *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def outbox_json(env: dict[str, str]) -> dict[str, t.Any]:
+    """``iwf-widget outbox --json``, as an operator reads it."""
+    done = cli(env, "outbox", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def sealed_report(public_key: str, report_id: str, url: str) -> bytes:
+    return Sealer(public_key).seal({
+        "v": 1, "id": report_id, "partner": PARTNER, "locale": "en", "created": 1767225600,
+        "urls": [url], "content_kind": "images", "where_seen": "website", "description": "", "contact_email": "",
+    })
+
+
+def whole_minutes(values: t.Iterable[float | None]) -> bool:
+    return all(v is None or float(v) % 60 == 0 for v in values)
+
+
+# -- revision 0002 -------------------------------------------------------------------
+
+
+def test_upgrading_an_outbox_from_0001_keeps_its_queued_reports_and_rounds_its_times(system):
+    """Reports queued under revision 0001, with times to the microsecond, are all delivered once."""
+    url = system.widget_env["IWF_WIDGET_OUTBOX_URL"]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrations._run(conn, migrations.OUTBOX, "0001")
+    now = time.time()
+    rows = [
+        # never tried; retried twice (due a few seconds ago); leased by a forwarder that died
+        {"id": "a" * 32, "attempts": 0, "next_attempt_at": 0.0, "lease_owner": None, "lease_until": None},
+        {"id": "b" * 32, "attempts": 2, "next_attempt_at": now - 5.123456, "lease_owner": None, "lease_until": None},
+        {"id": "c" * 32, "attempts": 1, "next_attempt_at": now - 300.5, "lease_owner": "gone:1:ab",
+         "lease_until": now - 120.25},
+    ]
+    with engine.begin() as conn:
+        conn.execute(outbox_reports.insert(), [
+            {**r, "partner": PARTNER, "created": 1767225600, "state": "pending", "last_error": None,
+             "sealed": sealed_report(system.public, r["id"], f"https://example.com/upgrade/{r['id'][0]}")}
+            for r in rows
+        ])
+        conn.execute(outbox_reports.insert().values(
+            id="d" * 32, partner=PARTNER, created=1767225600, state="failed", attempts=3, next_attempt_at=now + 0.5,
+            sealed=b"not sealed", last_error="rejected by the intake: kept for a person to look at",
+        ))
+        conn.execute(spent_tokens.insert().values(nonce="n" * 32, expires=now + 3000.75, outcome="report:" + "a" * 32))
+        conn.execute(forward_state.insert().values(name="last_success", value=now - 42.4242))
+    engine.dispose()
+
+    upgraded = Outbox(url)
+    assert upgraded.migrated == ["outbox: upgraded 0001 -> 0002 (0002)"]
+    with upgraded.engine.connect() as conn:
+        kept = {r.id: r for r in conn.execute(sa.select(outbox_reports))}
+        expires = conn.execute(sa.select(spent_tokens.c.expires)).scalars().all()
+        state = conn.execute(sa.select(forward_state.c.value)).scalars().all()
+    upgraded.close()
+    assert set(kept) == {"a" * 32, "b" * 32, "c" * 32, "d" * 32}
+    assert [kept[r["id"]].attempts for r in rows] == [0, 2, 1] and kept["d" * 32].state == "failed"
+    assert all(r.retry_delay is None for r in kept.values())
+    assert whole_minutes([r.next_attempt_at for r in kept.values()] + [r.lease_until for r in kept.values()])
+    assert whole_minutes(expires) and expires[0] >= now + 3000.75  # an expiry only ever later
+    assert whole_minutes(state) and state[0] <= now - 42.4242
+
+    system.start_intake()
+    system.start_widget()
+    assert wait_until(lambda: system.held() == 3, timeout=30), system.procs["widget"].output()
+    stored = system.export()
+    assert sorted(r["id"] for r in stored) == ["a" * 32, "b" * 32, "c" * 32]  # each once
+    box = outbox_json(system.widget_env)
+    assert (box["outbox_pending"], box["outbox_failed"]) == (0, 1)
+
+
+# -- wrong clocks ----------------------------------------------------------------------
+
+
+def test_a_retry_time_or_lease_further_ahead_than_it_could_be_set_is_not_waited_for(tmp_path):
+    box = Outbox(f"sqlite:///{tmp_path}/outbox.db")
+    for i in range(3):
+        assert box.accept(f"{i}" * 32, PARTNER, b"sealed", f"n{i}", time.time() + 600) is None
+    assert len(box.claim("first", 10, 30)) == 3
+    box.retry(["0" * 32, "1" * 32], "first", "intake down", 5.0)
+    # What a clock an hour fast left behind: a 5 s retry set for an hour from now, and a lease
+    # of the third report (its forwarder killed) until then.
+    with box.engine.begin() as conn:
+        conn.execute(outbox_reports.update().where(outbox_reports.c.id == "0" * 32)
+                     .values(next_attempt_at=outbox_reports.c.next_attempt_at + 3600))
+        conn.execute(outbox_reports.update().where(outbox_reports.c.id == "2" * 32)
+                     .values(lease_until=time.time() + 7200))
+    claimed = {p.id for p in box.claim("second", 10, 30)}
+    assert claimed == {"0" * 32, "2" * 32}  # the honest 5 s retry of the second one is still waited for
+    box.close()
+
+
+@needs_faketime
+def test_reports_retried_under_a_clock_an_hour_fast_go_at_once_when_it_is_corrected(system):
+    plain = dict(system.widget_env)
+    system.widget_env.update(LD_PRELOAD=str(FAKETIME), FAKETIME="+1h", FAKETIME_DONT_FAKE_MONOTONIC="1",
+                             FAKETIME_NO_CACHE="1")
+    system.start_widget()  # the intake is down: every attempt is retried, by the fast clock
+    references = {system.submit(f"https://example.com/fast/{i}") for i in range(3)}
+    assert wait_until(lambda: all(e["attempts"] >= 1 for e in outbox_json(plain)["entries"]), timeout=20)
+    system.procs.pop("widget").stop()
+    system.widget_env = plain
+
+    box = outbox_json(plain)  # read with the right clock
+    assert box["outbox_pending"] == 3 and box["outbox_pending_future"] == 3
+    assert box["oldest_pending_age_s"] >= 60  # not 0, although the creation minute is ahead
+    assert all(e["next_attempt_at"] == 0 for e in box["entries"])  # due now, not in an hour
+    shown = cli(plain, "outbox").stdout
+    assert "3 pending report(s) dated in the future" in shown and "next try in" not in shown
+
+    system.start_intake()
+    system.start_widget()
+    assert wait_until(lambda: system.held() == 3, timeout=20), system.procs["widget"].output()
+    assert {r["reference"] for r in system.export()} == references
+    assert wait_until(lambda: outbox_json(plain)["outbox_pending"] == 0, timeout=10)
+
+
+# -- readers never wait for writers ------------------------------------------------------
+
+
+def outbox_env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "IWF_WIDGET_OUTBOX_URL": f"sqlite:///{tmp_path}/outbox.db"}
+
+
+def test_health_and_the_outbox_command_answer_while_another_process_holds_the_write_lock(
+    tmp_path, client, submit
+):
+    for _ in range(2):
+        assert submit().status_code == 200
+    with held_lock(tmp_path / "outbox.db") as lock:
+        health = client.get("/report/healthz")
+        assert health.status_code == 200 and health.get_json()["outbox_pending"] == 2
+        done = cli(outbox_env(tmp_path), "outbox", "--json", timeout=20)  # a writer's wait would be 30 s
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["outbox_pending"] == 2
+        assert "pending 2" in cli(outbox_env(tmp_path), "outbox", timeout=20).stdout
+        assert lock.holding  # all of it answered while the lock was held
+
+
+def test_health_and_the_outbox_command_fail_fast_in_one_line_when_even_reading_is_locked_out(
+    tmp_path, app, client, submit
+):
+    assert submit().status_code == 200
+    box = app.extensions["iwf_widget"].outbox
+    box.engine.dispose(), box.reads.dispose()  # idle connections would keep the lock from being taken
+    with held_lock(tmp_path / "outbox.db", exclusive=True) as lock:
+        health = client.get("/report/healthz")
+        assert health.status_code == 503
+        assert health.get_json() == {
+            "status": "unavailable", "reason": "the outbox cannot be read (OperationalError: database is locked)",
+        }
+        done = cli(outbox_env(tmp_path), "outbox", "--json", timeout=20)
+        assert done.returncode != 0 and done.stdout == ""
+        [line] = done.stderr.strip().splitlines()  # one line, no traceback
+        assert "database is locked" in line and "another process" in line
+        requeue = cli(outbox_env(tmp_path), "outbox", "--requeue-failed", timeout=30)
+        assert requeue.returncode != 0 and len(requeue.stderr.strip().splitlines()) == 1
+        assert lock.holding
+    assert client.get("/report/healthz").get_json()["status"] == "ok"
+
+
+def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_one_line(
+    tmp_path, client, submit
+):
+    assert submit().status_code == 200
+    with held_lock(tmp_path / "outbox.db") as lock:
+        requeue = cli(outbox_env(tmp_path), "outbox", "--requeue-failed", timeout=25)
+        assert requeue.returncode == 1
+        assert requeue.stderr.strip() == (
+            "Error: cannot write to the outbox (OperationalError: database is locked); "
+            "another process holds the outbox's write lock: try again"
+        )
+        assert lock.holding
+    assert "requeued 0" in cli(outbox_env(tmp_path), "outbox", "--requeue-failed").stdout
