@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -220,3 +222,79 @@ def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_on
         )
         assert lock.holding
     assert "requeued 0" in cli(outbox_env(tmp_path), "outbox", "--requeue-failed").stdout
+
+
+# -- health tells the truth ------------------------------------------------------------
+
+
+def send(system: System, url: str) -> int:
+    """One report through the form; the status the person's browser gets."""
+    page = system.http.get(f"{system.widget_url}/form").text
+    token = re.search(r'name="iwf_token" value="([^"]+)"', page).group(1)
+    return system.http.post(f"{system.widget_url}/form", data={
+        "iwf_token": token, "urls": url, "content_kind": "images", "where_seen": "website",
+        "description": "", "contact_email": "", "homepage": "",
+    }).status_code
+
+
+def health(system: System) -> tuple[int, dict[str, t.Any]]:
+    answer = system.http.get(f"{system.widget_url}/healthz")
+    return answer.status_code, answer.json()
+
+
+def log_lines(system: System, name: str, pattern: str) -> list[str]:
+    return [line for line in (system.tmp / f"{name}.log").read_text(errors="replace").splitlines()
+            if re.search(pattern, line)]
+
+
+def test_widget_health_is_degraded_while_writes_fail_and_ok_after_the_next_that_succeeds(system):
+    system.start_intake()
+    (system.tmp / "outbox.db-writers").mkdir()  # the writers' lock file cannot be made (as with no inodes left)
+    system.start_widget()
+    assert health(system)[0] == 200
+
+    assert [send(system, f"https://example.com/unsaved/{i}") for i in range(3)] == [503, 503, 503]
+    status, body = health(system)
+    assert status == 503 and body["status"] == "degraded"
+    assert body["reason"] == "storing reports failed (IsADirectoryError: Is a directory)"
+    assert body["outbox_pending"] == 0  # the figures are still there
+    [line] = log_lines(system, "widget", "outbox write failed")  # three failures, one line
+    assert "IsADirectoryError: Is a directory" in line and not log_lines(system, "widget", "Traceback")
+
+    (system.tmp / "outbox.db-writers").rmdir()
+    saved = system.submit("https://example.com/saved/0")
+    status, body = health(system)
+    assert (status, body["status"]) == (200, "ok")  # the write that succeeded cleared it
+    assert wait_until(lambda: system.held() == 1, timeout=20)
+    assert [r["reference"] for r in system.export()] == [saved]  # sent 4, thanked 1, stored 1
+
+    with sqlite3.connect(system.tmp / "outbox.db") as db:  # now the forwarder's writes fail
+        db.execute("CREATE TRIGGER full BEFORE UPDATE ON iwf_outbox "
+                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    saved = system.submit("https://example.com/saved/1")
+    degraded = wait_until(lambda: (lambda h: h if h[0] == 503 else None)(health(system)), timeout=20)
+    assert degraded and degraded[1]["reason"].startswith("recording forwarding in the outbox failed (")
+    assert "database or disk is full" in degraded[1]["reason"]
+    with sqlite3.connect(system.tmp / "outbox.db") as db:
+        db.execute("DROP TRIGGER full")
+    assert wait_until(lambda: system.held() == 2, timeout=30)
+    assert wait_until(lambda: health(system)[0] == 200, timeout=10)
+    assert saved in {r["reference"] for r in system.export()} and len(system.export()) == 2
+
+
+def test_a_failed_write_counts_for_five_minutes_unless_one_of_its_kind_succeeds_first():
+    from iwf_widget.writehealth import DEGRADED_FOR, FORWARDING, STORING, WriteHealth
+
+    now = [1000.0]
+    writes = WriteHealth(clock=lambda: now[0])
+    assert writes.degraded() is None
+    writes.failed(STORING, OSError(28, "No space left on device"))
+    writes.failed(FORWARDING, OSError(28, "No space left on device"))
+    assert writes.degraded() == (
+        "recording forwarding in the outbox failed (OSError: No space left on device); "
+        "storing reports failed (OSError: No space left on device)"
+    )
+    writes.succeeded(FORWARDING)  # a success clears its own kind only
+    assert writes.degraded() == "storing reports failed (OSError: No space left on device)"
+    now[0] += DEGRADED_FOR + 1
+    assert DEGRADED_FOR == 300 and writes.degraded() is None
