@@ -298,3 +298,81 @@ def test_a_failed_write_counts_for_five_minutes_unless_one_of_its_kind_succeeds_
     assert writes.degraded() == "storing reports failed (OSError: No space left on device)"
     now[0] += DEGRADED_FOR + 1
     assert DEGRADED_FOR == 300 and writes.degraded() is None
+
+
+# -- minute precision, and housekeeping that cannot change what a person is told ------------
+
+
+TIME_COLUMNS = {
+    "iwf_outbox": ("created", "next_attempt_at", "lease_until"),
+    "iwf_spent_tokens": ("expires",),
+    "iwf_forward_state": ("value",),
+}
+
+
+def stored_times(path: Path) -> dict[str, list[float]]:
+    with sqlite3.connect(path) as db:
+        return {f"{table}.{column}": [r[0] for r in db.execute(f"SELECT {column} FROM {table}")]
+                for table, columns in TIME_COLUMNS.items() for column in columns}
+
+
+def test_nothing_in_the_outbox_or_the_health_check_is_finer_than_the_minute(system):
+    system.start_intake(faulty=True)
+    system.start_widget()
+    system.submit("https://example.com/minute/0")
+    assert wait_until(lambda: system.held() == 1, timeout=20)
+    system.set_intake_mode("proxy_400")  # the next ones are retried, and a lease taken for each try
+    for i in range(1, 4):
+        system.submit(f"https://example.com/minute/{i}")
+    page = system.http.get(f"{system.widget_url}/form").text  # a bot's post spends its token too
+    token = re.search(r'name="iwf_token" value="([^"]+)"', page).group(1)
+    assert system.http.post(f"{system.widget_url}/form", data={"iwf_token": token, "homepage": "x"}).status_code == 400
+    assert wait_until(lambda: all(e["attempts"] >= 2 for e in outbox_json(system.widget_env)["entries"]), timeout=20)
+
+    leases: list[float] = []  # caught while the forwarder holds them
+    end = time.monotonic() + 5
+    while time.monotonic() < end and len(leases) < 3:
+        leases += [v for v in stored_times(system.tmp / "outbox.db")["iwf_outbox.lease_until"] if v is not None]
+    times = stored_times(system.tmp / "outbox.db")
+    assert len(times["iwf_outbox.created"]) == 3 and len(times["iwf_spent_tokens.expires"]) == 5
+    assert any(times["iwf_outbox.next_attempt_at"]) and leases
+    assert {k: v for k, v in times.items() if not whole_minutes(v)} == {}
+    assert whole_minutes(leases)
+
+    status, body = health(system)
+    assert status == 200 and body["outbox_pending"] == 3
+    assert whole_minutes([body["last_forward_at"], body["last_attempt_at"], body["oldest_pending_age_s"]])
+    assert body["last_forward"].endswith(":00Z") and body["last_attempt"].endswith(":00Z")
+    assert body["oldest_pending_age_s"] >= 60
+
+
+def test_storing_a_report_does_no_housekeeping_after_its_commit_the_forwarder_purges_once_a_minute(app, client, submit):
+    from iwf_widget.forwarder import Forwarder
+
+    state = app.extensions["iwf_widget"]
+    box = state.outbox
+    with box.engine.begin() as conn:
+        conn.execute(spent_tokens.insert(), [{"nonce": "expired", "expires": 60.0, "outcome": "refused:honeypot"}])
+        # Purging would fail (as a busy or failing disk makes it): storing must not notice.
+        conn.exec_driver_sql("CREATE TRIGGER nopurge BEFORE DELETE ON iwf_spent_tokens "
+                             "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    for _ in range(3):
+        assert submit().status_code == 200  # thanked, and stored
+    assert box.stats()["outbox_pending"] == 3
+    assert client.get("/report/healthz").status_code == 200
+
+    forwarder = Forwarder(state.settings, box)  # its intake does not answer: housekeeping happens anyway
+    try:
+        forwarder.run_once()
+        assert client.get("/report/healthz").get_json()["reason"].startswith("purging spent tokens failed (")
+        with box.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER nopurge")
+        forwarder.run_once()  # within the minute: no second purge
+        assert box.spent("expired") is None and box._outcome("expired") == "refused:honeypot"
+        forwarder._purged_at -= 61  # a minute later
+        forwarder.run_once()
+        assert box._outcome("expired") is None
+        assert client.get("/report/healthz").get_json()["status"] == "ok"
+    finally:
+        forwarder.stop()
+    assert box.stats()["outbox_pending"] == 3
