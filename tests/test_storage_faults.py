@@ -127,16 +127,16 @@ def test_a_retry_time_or_lease_further_ahead_than_it_could_be_set_is_not_waited_
     for i in range(3):
         assert box.accept(f"{i}" * 32, PARTNER, b"sealed", f"n{i}", time.time() + 600) is None
     assert len(box.claim("first", 10, 30)) == 3
-    box.retry(["0" * 32, "1" * 32], "first", "intake down", 5.0)
-    # What a clock an hour fast left behind: a 5 s retry set for an hour from now, and a lease
-    # of the third report (its forwarder killed) until then.
+    box.retry(["0" * 32, "1" * 32], "first", "intake down", 300.0)
+    # What a clock an hour fast left behind: a 5 minute retry set for an hour and 5 minutes from
+    # now, and a lease of the third report (its forwarder killed) until two hours from now.
     with box.engine.begin() as conn:
         conn.execute(outbox_reports.update().where(outbox_reports.c.id == "0" * 32)
                      .values(next_attempt_at=outbox_reports.c.next_attempt_at + 3600))
         conn.execute(outbox_reports.update().where(outbox_reports.c.id == "2" * 32)
                      .values(lease_until=time.time() + 7200))
     claimed = {p.id for p in box.claim("second", 10, 30)}
-    assert claimed == {"0" * 32, "2" * 32}  # the honest 5 s retry of the second one is still waited for
+    assert claimed == {"0" * 32, "2" * 32}  # the honest 5 minute retry of the second one is still waited for
     box.close()
 
 
