@@ -376,3 +376,24 @@ def test_storing_a_report_does_no_housekeeping_after_its_commit_the_forwarder_pu
     finally:
         forwarder.stop()
     assert box.stats()["outbox_pending"] == 3
+
+
+def test_a_lease_of_a_forwarder_killed_mid_send_is_released_at_the_next_start_not_at_its_minute(system):
+    system.start_intake(faulty=True)
+    system.set_intake_mode("sleep_before", seconds=30)  # every send hangs until the forwarder gives up
+    system.start_widget()
+    reference = system.submit("https://example.com/leased/0")
+
+    def leased() -> bool:
+        with sqlite3.connect(system.tmp / "outbox.db") as db:
+            return db.execute("SELECT count(*) FROM iwf_outbox WHERE lease_owner IS NOT NULL").fetchone()[0] == 1
+
+    assert wait_until(leased, timeout=20, every=0.02)
+    system.kill("widget")  # kill -9 while the report is leased, to the end of a minute or later
+    assert leased()
+
+    system.set_intake_mode("ok")
+    system.start_widget()
+    assert wait_until(lambda: system.held() == 1, timeout=20)
+    assert [r["reference"] for r in system.export()] == [reference]
+    assert log_lines(system, "widget", r"released 1 report\(s\) leased by forwarder\(s\) no longer running")
