@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from . import migrations
-from .db import WRITER_BUSY_MS, create_engine, reader, upsert
+from .db import WRITER_BUSY_MS, create_engine, open_private, reader, upsert
 from .groupcommit import GroupCommit
 from .report import minute_up
 from .writehealth import FORWARDING, PURGING, STORING, WriteHealth
@@ -151,7 +151,7 @@ class _WriterQueue:
         self._threads.acquire()
         try:
             if self._pid != os.getpid():  # after a fork, a file of this process's own
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd = open_private(self.path, os.O_RDWR)
                 self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -397,3 +398,50 @@ def test_a_lease_of_a_forwarder_killed_mid_send_is_released_at_the_next_start_no
     assert wait_until(lambda: system.held() == 1, timeout=20)
     assert [r["reference"] for r in system.export()] == [reference]
     assert log_lines(system, "widget", r"released 1 report\(s\) leased by forwarder\(s\) no longer running")
+
+
+# -- private files -------------------------------------------------------------------------
+
+
+MAKE_FILES = r"""
+import json, os, stat, sys, time
+os.umask(int(sys.argv[2], 8))
+from iwf_widget.demo import demo_keys
+from iwf_widget.outbox import Outbox
+
+base = sys.argv[1]
+box = Outbox(f"sqlite:///{base}/instance/data/outbox.db")
+box.accept("a" * 32, "test-partner", b"sealed", "nonce", time.time() + 600)  # the WAL, its index, the lock file
+demo_keys(f"{base}/demo")
+paths = [f"{base}/instance", f"{base}/instance/data"] + [
+    f"{base}/instance/data/outbox.db{end}" for end in ("", "-wal", "-shm", "-writers")
+] + [f"{base}/demo", f"{base}/demo/keys.json"]
+print(json.dumps({p[len(base) + 1:]: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in paths}))
+box.close()
+"""
+
+
+@pytest.mark.parametrize("umask", ["022", "000"])
+def test_the_outbox_its_journals_and_the_key_files_are_private_whatever_the_umask(tmp_path, keypair, umask):
+    made = subprocess.run([sys.executable, "-c", MAKE_FILES, str(tmp_path), umask], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == {
+        "instance": "0o700", "instance/data": "0o700",
+        "instance/data/outbox.db": "0o600", "instance/data/outbox.db-wal": "0o600",
+        "instance/data/outbox.db-shm": "0o600", "instance/data/outbox.db-writers": "0o600",
+        "demo": "0o700", "demo/keys.json": "0o600",
+    }
+
+    settings = tmp_path / "etc" / "iwf" / "partner.env"  # a folder that does not exist yet
+    init = subprocess.run(
+        ["sh", "-c", f'umask {umask}; exec "$@"', "sh", sys.executable, "-m", "iwf_widget.cli", "init",
+         "--partner-id", PARTNER, "--intake-url", "https://intake.example", "--intake-public-key", keypair[1],
+         "--allowed-origins", "https://partner.example", "--widget-url", "https://partner.example/report",
+         "-o", str(settings)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert init.returncode == 0, init.stderr
+    modes = {p: oct(stat.S_IMODE(p.stat().st_mode)) for p in (tmp_path / "etc", settings.parent, settings)}
+    assert modes == {tmp_path / "etc": "0o700", settings.parent: "0o700", settings: "0o600"}
