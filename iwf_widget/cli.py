@@ -414,9 +414,11 @@ def init(
         raise StartupFailed(f"{flag}: {str(e).split(': ', 1)[1]}") from None
     lines = ["# iwf-widget settings for this partner, written by `iwf-widget init`. Keep it private."]
     lines += [f"{k}={v}" for k, v in values.items() if v]
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL)
+    from .db import open_private
+
+    flags = os.O_WRONLY | (os.O_TRUNC if force else os.O_EXCL)
     try:
-        fd = os.open(output, flags, 0o600)
+        fd = open_private(output, flags)  # 0600 whatever the umask; a missing folder is made 0700
     except FileExistsError:
         raise StartupFailed(f"{output} exists; pass --force to overwrite it") from None
     except OSError as e:

@@ -85,24 +85,60 @@ def _sqlite_engine(url: str | URL, begin: str, busy_ms: int, read_only: bool = F
 
 
 def private_folder(folder: str) -> None:
-    """Make ``folder`` (and any missing parents) readable by this user only; an existing one is left as it is."""
-    if os.path.isdir(folder):
-        return
-    old = os.umask(0o077)
-    try:
-        os.makedirs(folder, exist_ok=True)
-    finally:
-        os.umask(old)
+    """Make ``folder`` and any missing parents 0700, whatever the umask; an existing one is left as it is.
+
+    Each missing folder is made with ``mkdir`` and then ``chmod`` (``mkdir``'s mode is
+    cut by the umask); the process-wide umask is never changed, so other threads are
+    unaffected.
+    """
+    folder = os.path.abspath(folder)
+    missing = []
+    while not os.path.isdir(folder):
+        missing.append(folder)
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+            continue  # made meanwhile by another process: theirs to decide
+        os.chmod(path, 0o700)
 
 
 def create_private_file(path: str) -> None:
-    """Create ``path`` empty, 0600, in a private folder, unless it exists."""
-    private_folder(os.path.dirname(path))
+    """Create ``path`` empty, 0600 whatever the umask, in a private folder, unless it exists.
+
+    SQLite gives the ``-wal``, ``-shm`` and ``-journal`` files it makes beside a
+    database the database file's own mode, so they are private too.
+    """
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(open_private(path, os.O_WRONLY | os.O_EXCL))
     except FileExistsError:
         return
-    os.close(fd)
+
+
+def open_private(path: str, flags: int) -> int:
+    """``os.open`` that creates a missing ``path`` 0600 whatever the umask, in a private folder.
+
+    A file that already exists is opened as it is (``O_EXCL`` in ``flags``: refused).
+    """
+    private_folder(os.path.dirname(os.path.abspath(path)))
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if flags & os.O_EXCL:
+            raise
+        return os.open(path, flags)
+    try:
+        os.fchmod(fd, 0o600)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _psycopg(url: URL) -> URL:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from flask import Flask, abort, redirect, render_template_string
 
+from .db import open_private
 from .sealing import generate_keypair
 
 DEMO_PARTNER = "demo-cybersafety"
@@ -155,10 +156,9 @@ def demo_keys(folder: str) -> DemoKeys:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         return DemoKeys(data["private"], data["public"], data["signing"])
-    os.makedirs(folder, exist_ok=True)
     private, public = generate_keypair()
     keys = DemoKeys(private, public, secrets.token_urlsafe(32))
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = open_private(path, os.O_WRONLY | os.O_EXCL)  # 0600, in a 0700 folder if it makes one
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(keys.__dict__, f)
     return keys

@@ -52,6 +52,10 @@ MAX_ANSWER = 4 * 1024 * 1024
 POISON_AFTER = 3
 #: Reports whose run of 5xx answers is remembered, at most.
 MAX_STREAKS = 100_000
+#: Reports held back by this forwarder alone (the outbox keeps retry times to the minute), at most.
+MAX_HELD = 1000
+#: Seconds between purges of expired spent tokens.
+PURGE_EVERY = 60.0
 
 
 class _Unanswered(Exception):
@@ -113,7 +117,9 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.SyncBackend):
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, *args: t.Any, **kwargs: t.Any) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self, host: str, port: int, timeout: float | None = None, *args: t.Any, **kwargs: t.Any
+    ) -> httpcore.NetworkStream:
         timeout = _bounded(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(super().connect_tcp(host, port, timeout, *args, **kwargs))
 
@@ -154,6 +160,10 @@ class Forwarder:
         self.clock_offset = 0.0
         #: Report id -> [5xx answers in a row, when the run began (monotonic)].
         self._streaks: dict[str, list[float]] = {}
+        #: Report id -> when it may go again (monotonic): a report deferred alone, to the second.
+        self._held: dict[str, float] = {}
+        self._purged_at: float | None = None
+        self._released = False
         self._acked_at = 0.0
         self._pass_acked = False
         #: One line per kind of failure per minute, not one per pass.
@@ -224,24 +234,66 @@ class Forwarder:
         return total
 
     def run_once(self) -> dict[str, t.Any]:
-        """Claim one batch, send it, and record the intake's answer for every report."""
+        """Claim one batch, send it, and record the intake's answer for every report.
+
+        Then, at most once a minute, forget spent tokens past their expiry (housekeeping
+        here rather than after storing a report, which must do nothing after its commit).
+        """
         with self._lock:
-            summary = _summary()
-            self._pass_acked = False
-            paused = self._paused_until - time.monotonic()
-            if paused > 0:
-                summary["retry_in"] = paused
-                return summary
-            claimed = self.outbox.claim(self.owner, self.settings.batch_size, self.lease_seconds)
-            summary["claimed"] = len(claimed)
-            for chunk in _by_size(claimed, protocol.MAX_BODY - 4096):
-                if summary["error"]:  # the intake is not answering: give the rest back
-                    self._give_back(chunk, summary)
-                else:
-                    self._deliver(chunk, summary)
-            if summary["error"]:
-                summary["retry_in"] = max(0.0, self._paused_until - time.monotonic())
+            if not self._released:
+                self._release_dead_leases()
+            summary = self._pass()
+            self._purge()
             return summary
+
+    def _pass(self) -> dict[str, t.Any]:
+        summary = _summary()
+        self._pass_acked = False
+        paused = self._paused_until - time.monotonic()
+        if paused > 0:
+            summary["retry_in"] = paused
+            return summary
+        claimed = self.outbox.claim(self.owner, self.settings.batch_size, self.lease_seconds, self._holding())
+        summary["claimed"] = len(claimed)
+        for chunk in _by_size(claimed, protocol.MAX_BODY - 4096):
+            if summary["error"]:  # the intake is not answering: give the rest back
+                self._give_back(chunk, summary)
+            else:
+                self._deliver(chunk, summary)
+        if summary["error"]:
+            summary["retry_in"] = max(0.0, self._paused_until - time.monotonic())
+        return summary
+
+    def _holding(self) -> list[str]:
+        """Reports this forwarder deferred alone that are not due again yet."""
+        now = time.monotonic()
+        for report_id in [i for i, due in self._held.items() if due <= now]:
+            del self._held[report_id]
+        return list(self._held)
+
+    def _hold(self, report_id: str, delay: float) -> None:
+        self._held[report_id] = time.monotonic() + delay
+        while len(self._held) > MAX_HELD:
+            del self._held[next(iter(self._held))]
+
+    def _purge(self) -> None:
+        now = time.monotonic()
+        if self._purged_at is not None and now - self._purged_at < PURGE_EVERY:
+            return
+        self._purged_at = now
+        try:
+            self.outbox.purge_tokens()
+        except Exception as e:  # noqa: BLE001  housekeeping: forwarding goes on, the health check says so
+            self.throttled.log(logging.ERROR, ("purge", type(e).__name__), "purging spent tokens failed: %s", _brief(e))
+
+    def _release_dead_leases(self) -> None:
+        """Reports leased by a forwarder of this host that has died (``kill -9``, a crash) are due
+        now, not when its lease ends: leases end on a whole minute, so that can be a while."""
+        gone = [owner for owner in self.outbox.leases() if _dead_here(owner, self.owner)]
+        if gone:
+            released = self.outbox.release(gone)
+            log.info("released %d report(s) leased by forwarder(s) no longer running: %s", released, ", ".join(gone))
+        self._released = True
 
     # -- one request ----------------------------------------------------------
 
@@ -349,9 +401,13 @@ class Forwarder:
                 summary["rejected"] += 1
                 return
             # The intake takes other reports: keep this one back alone, and go on with the rest.
-            self.outbox.retry([report.id], self.owner, f"{error} (this report alone)", self._backoff(report.attempts))
+            delay = self._backoff(report.attempts)
+            self.outbox.retry([report.id], self.owner, f"{error} (this report alone)", delay)
+            self._hold(report.id, delay)
             summary["retried"] += 1
-            self.throttled.log(logging.WARNING, "poison", "report %s deferred: %s (this report alone)", report.id, error)
+            self.throttled.log(
+                logging.WARNING, "poison", "report %s deferred: %s (this report alone)", report.id, error
+            )
             return
         self._retry(chunk, error, wait, summary, kind=f"http-{answer.status}")
 
@@ -428,6 +484,7 @@ class Forwarder:
             self._retry(missing, "the intake's answer left this report out", None, summary)
         elif recovered:
             self.outbox.expedite()  # the intake is back: no need to sit out old backoffs
+            self._held.clear()
 
     def _retry(
         self, chunk: list[Pending], error: str, retry_after: float | None, summary: dict[str, t.Any],
@@ -444,7 +501,9 @@ class Forwarder:
         self._pause(delay)
         summary["retried"] += len(chunk)
         summary["error"] = error
-        self.throttled.log(logging.WARNING, kind, "forwarding %d report(s) deferred %.1f s: %s", len(chunk), delay, error)
+        self.throttled.log(
+            logging.WARNING, kind, "forwarding %d report(s) deferred %.1f s: %s", len(chunk), delay, error
+        )
 
     def _give_back(self, chunk: list[Pending], summary: dict[str, t.Any]) -> None:
         """Release reports not sent because an earlier request of this pass failed."""
@@ -459,6 +518,27 @@ class Forwarder:
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+def _dead_here(owner: str, me: str) -> bool:
+    """Whether lease ``owner`` ("host:pid:random", as ``me``) is a process of this host that no longer runs.
+
+    Another host's forwarder, or a process that may still run, is never declared dead:
+    its lease ends on its own.
+    """
+    parts = owner.rsplit(":", 2)
+    if owner == me or len(parts) != 3 or parts[0] != me.rsplit(":", 2)[0] or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it exists, as another user's process
+        return False
+    return False
 
 
 def _summary() -> dict[str, t.Any]:

@@ -4,6 +4,11 @@ The outbox holds ciphertext plus only what forwarding needs (id, partner,
 minute-precision time, attempt state): never an address, a description, an IP
 or a User-Agent. The same table records spent form tokens, written in the same
 transaction as the report, so "stored" and "token used" can never disagree.
+
+Every time it stores is a whole minute (a report's, a retry's, a lease's, a
+token's expiry, the last forward): a time to the second of a first forwarding
+attempt would say when the report was sent. Expiries and leases are rounded up,
+never ending sooner than promised; a forwarder keeps finer delays in memory.
 """
 from __future__ import annotations
 
@@ -18,9 +23,10 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from . import migrations
-from .db import WRITER_BUSY_MS, create_engine, reader, upsert
+from .db import WRITER_BUSY_MS, create_engine, open_private, reader, upsert
 from .groupcommit import GroupCommit
 from .report import minute_up
+from .writehealth import FORWARDING, PURGING, STORING, WriteHealth
 
 try:
     import fcntl
@@ -94,6 +100,13 @@ def _due(now: float) -> sa.ColumnElement[bool]:
     )
 
 
+def _attempted(conn: sa.Connection, success: bool = False) -> None:
+    """Record the minute of this exchange with the intake (and of this success)."""
+    now = minute()
+    for name in ("last_attempt", "last_success") if success else ("last_attempt",):
+        upsert(conn, forward_state, {"name": name, "value": now}, "name")
+
+
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -138,7 +151,7 @@ class _WriterQueue:
         self._threads.acquire()
         try:
             if self._pid != os.getpid():  # after a fork, a file of this process's own
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd = open_private(self.path, os.O_RDWR)
                 self._pid = os.getpid()
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except BaseException:
@@ -173,9 +186,19 @@ class Outbox:
         self.engine = create_engine(url, create=create, busy_ms=busy)
         self.reads = reader(self.engine)
         self.migrated = migrations.upgrade(self.engine, migrations.OUTBOX, self.reads)
-        self._puts = 0
+        #: This process's recent write failures, for the health check.
+        self.health = WriteHealth()
         self._writers = _writer_queue(self.engine)
-        self._accept_group: GroupCommit[_Accepted, str | None] = GroupCommit(self._accept_queued)
+        self._accept_group: GroupCommit[_Accepted, str | None | Exception] = GroupCommit(self._accept_queued)
+
+    @contextlib.contextmanager
+    def _failing(self, kind: str) -> t.Iterator[None]:
+        """Record any failure of what runs inside as a failed write of ``kind``, and re-raise it."""
+        try:
+            yield
+        except Exception as error:
+            self.health.failed(kind, error)
+            raise
 
     # -- the widget side ----------------------------------------------------
 
@@ -186,21 +209,25 @@ class Outbox:
 
         Returns None when stored, or the earlier outcome when the token was
         already spent (a replay, a double click): nothing is stored twice.
+        Anything else that prevents storing raises, and then nothing is stored.
         Reports accepted at the same moment by this process's threads share
         that transaction (see groupcommit.py); each call returns once its
-        report is committed.
+        report is committed, and nothing runs after that commit.
         """
-        now = time.time()
-        earlier = self._accept_group(_Accepted(report_id, partner, sealed, nonce, nonce_expires, minute(now)))
-        if earlier is None:
-            self._maybe_purge(now)
-        return earlier
+        item = _Accepted(report_id, partner, sealed, nonce, minute_up(nonce_expires), minute())
+        with self._failing(STORING):
+            outcome = self._accept_group(item)
+            if isinstance(outcome, Exception):
+                raise outcome
+        if outcome is None:
+            self.health.succeeded(STORING)
+        return outcome
 
-    def _accept_queued(self, batch: list[_Accepted]) -> list[str | None]:
+    def _accept_queued(self, batch: list[_Accepted]) -> list[str | None | Exception]:
         with self._writers:
             return self._accept_many(batch)
 
-    def _accept_many(self, batch: list[_Accepted]) -> list[str | None]:
+    def _accept_many(self, batch: list[_Accepted]) -> list[str | None | Exception]:
         try:
             with self.engine.begin() as conn:
                 conn.execute(
@@ -222,19 +249,36 @@ class Outbox:
                         for a in batch
                     ],
                 )
-        except sa.exc.IntegrityError:
+        except sa.exc.IntegrityError as error:
             if len(batch) > 1:  # a replay among them: each alone, so the others are still stored
-                return [self._accept_many([a])[0] for a in batch]
-            return [self.spent(batch[0].nonce) or f"report:{batch[0].id}"]
+                return [self._accept_alone(a) for a in batch]
+            earlier = self._outcome(batch[0].nonce)
+            if earlier is None:  # not a spent token: something else refused the row, and nothing is stored
+                return [error]
+            return [earlier]
         return [None] * len(batch)
+
+    def _accept_alone(self, item: _Accepted) -> str | None | Exception:
+        """One report of a batch in its own transaction: its own outcome, whatever befalls the others."""
+        try:
+            return self._accept_many([item])[0]
+        except Exception as error:  # noqa: BLE001  this report's failure, not its batch-mates'
+            return error
 
     def spend(self, nonce: str, expires: float, outcome: str) -> str | None:
         """Mark a token used without a report (honeypot, too fast); the earlier outcome if any."""
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(spent_tokens.insert().values(nonce=nonce, expires=expires, outcome=outcome))
-        except sa.exc.IntegrityError:
-            return self.spent(nonce)
+        with self._failing(STORING):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(
+                        spent_tokens.insert().values(nonce=nonce, expires=minute_up(expires), outcome=outcome)
+                    )
+            except sa.exc.IntegrityError:
+                earlier = self._outcome(nonce)
+                if earlier is None:
+                    raise
+                return earlier
+        self.health.succeeded(STORING)
         return None
 
     def spent(self, nonce: str) -> str | None:
@@ -246,59 +290,91 @@ class Outbox:
                 )
             ).scalar()
 
-    def _maybe_purge(self, now: float) -> None:
-        self._puts += 1
-        if self._puts % 500 == 1:
-            self.purge_tokens(now)
+    def _outcome(self, nonce: str) -> str | None:
+        """The outcome recorded for a token, expired or not (it is what made an insert clash)."""
+        with self.reads.connect() as conn:
+            return conn.execute(sa.select(spent_tokens.c.outcome).where(spent_tokens.c.nonce == nonce)).scalar()
 
     def purge_tokens(self, now: float | None = None) -> int:
-        with self.engine.begin() as conn:
-            result = conn.execute(
-                spent_tokens.delete().where(spent_tokens.c.expires < (now or time.time()))
-            )
+        """Forget spent tokens past their expiry (the forwarder runs this once a minute)."""
+        now = time.time() if now is None else now
+        with self._failing(PURGING), self.engine.begin() as conn:
+            result = conn.execute(spent_tokens.delete().where(spent_tokens.c.expires < now))
+        self.health.succeeded(PURGING)
         return result.rowcount or 0
 
     # -- the forwarder side -------------------------------------------------
 
-    def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Pending]:
-        """Lease up to ``limit`` due reports to ``owner``; others skip them until the lease ends."""
+    def claim(
+        self, owner: str, limit: int, lease_seconds: float, skip: t.Collection[str] = ()
+    ) -> list[Pending]:
+        """Lease up to ``limit`` due reports to ``owner``; others skip them until the lease ends.
+
+        The lease ends at a whole minute, at least ``lease_seconds`` from now; ``skip``
+        names reports the caller holds back itself.
+        """
         now = time.time()
         c = reports.c
         due = (
             sa.select(c.id, c.sealed, c.attempts)
-            .where(_due(now))
+            .where(_due(now), *([c.id.not_in(list(skip))] if skip else []))
             .order_by(c.created, c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        with self.engine.begin() as conn:
+        with self._failing(FORWARDING), self.engine.begin() as conn:
             rows = conn.execute(due).all()
             if not rows:
                 return []
             conn.execute(
                 reports.update()
                 .where(c.id.in_([r.id for r in rows]))
-                .values(lease_owner=owner, lease_until=now + lease_seconds)
+                .values(lease_owner=owner, lease_until=minute_up(now + lease_seconds))
             )
+        self.health.succeeded(FORWARDING)
         return [Pending(r.id, r.sealed, r.attempts) for r in rows]
+
+    def leases(self) -> list[str]:
+        """The owners holding a lease now (to release those of a forwarder that died)."""
+        c = reports.c
+        with self.reads.connect() as conn:
+            query = sa.select(c.lease_owner).where(c.lease_owner.is_not(None), c.lease_until >= time.time())
+            return list(conn.execute(query.distinct()).scalars())
+
+    def release(self, owners: t.Collection[str]) -> int:
+        """End the leases of ``owners`` (forwarders known to be gone): their reports are due again."""
+        if not owners:
+            return 0
+        c = reports.c
+        with self._failing(FORWARDING), self.engine.begin() as conn:
+            result = conn.execute(
+                reports.update().where(c.lease_owner.in_(list(owners))).values(lease_owner=None, lease_until=None)
+            )
+        self.health.succeeded(FORWARDING)
+        return result.rowcount or 0
 
     def ack(self, ids: t.Iterable[str]) -> int:
         """The intake has these: delete them, whoever holds the lease."""
         ids = list(ids)
         if not ids:
             return 0
-        with self.engine.begin() as conn:
+        with self._failing(FORWARDING), self.engine.begin() as conn:
             result = conn.execute(reports.delete().where(reports.c.id.in_(ids)))
-            upsert(conn, forward_state, {"name": "last_success", "value": time.time()}, "name")
+            _attempted(conn, success=True)
+        self.health.succeeded(FORWARDING)
         return result.rowcount or 0
 
     def retry(self, ids: t.Iterable[str], owner: str, error: str, delay: float) -> None:
-        """Release a lease after a failed attempt; due again after ``delay`` seconds."""
+        """Release a lease after a failed attempt; due again after ``delay`` seconds.
+
+        The retry time stored is the minute it falls in (other forwarders may try up to
+        a minute early; the forwarder that set it holds back for the whole delay itself).
+        """
         ids = list(ids)
         if not ids:
             return
         c = reports.c
-        with self.engine.begin() as conn:
+        with self._failing(FORWARDING), self.engine.begin() as conn:
             conn.execute(
                 reports.update()
                 .where(c.id.in_(ids), c.lease_owner == owner)
@@ -306,42 +382,48 @@ class Outbox:
                     lease_owner=None,
                     lease_until=None,
                     attempts=c.attempts + 1,
-                    next_attempt_at=time.time() + delay,
+                    next_attempt_at=minute(time.time() + delay),
                     retry_delay=delay,
                     last_error=error[:500],
                 )
             )
+            _attempted(conn)
+        self.health.succeeded(FORWARDING)
 
     def fail(self, reasons: t.Mapping[str, str]) -> None:
         """The intake refused these for good: keep them, marked, for a person to look at."""
-        with self.engine.begin() as conn:
+        with self._failing(FORWARDING), self.engine.begin() as conn:
             for report_id, reason in reasons.items():
                 conn.execute(
                     reports.update()
                     .where(reports.c.id == report_id)
                     .values(state="failed", lease_owner=None, lease_until=None, last_error=reason[:500])
                 )
+            _attempted(conn)
+        self.health.succeeded(FORWARDING)
 
     def expedite(self) -> int:
         """Make reports that wait out a backoff due now: the intake has just answered again."""
         c = reports.c
         now = time.time()
-        with self.engine.begin() as conn:
+        with self._failing(FORWARDING), self.engine.begin() as conn:
             result = conn.execute(
                 reports.update()
                 .where(c.state == "pending", c.next_attempt_at > now, c.lease_owner.is_(None))
-                .values(next_attempt_at=now, retry_delay=0.0)
+                .values(next_attempt_at=minute(now), retry_delay=0.0)
             )
+        self.health.succeeded(FORWARDING)
         return result.rowcount or 0
 
     def requeue_failed(self) -> int:
         """Send failed reports again (after the cause was fixed)."""
-        with self.engine.begin() as conn:
+        with self._failing(FORWARDING), self.engine.begin() as conn:
             result = conn.execute(
                 reports.update()
                 .where(reports.c.state == "failed")
                 .values(state="pending", next_attempt_at=0.0, retry_delay=None, attempts=0)
             )
+        self.health.succeeded(FORWARDING)
         return result.rowcount or 0
 
     # -- what is waiting ----------------------------------------------------
@@ -366,9 +448,13 @@ class Outbox:
                     sa.func.sum(sa.case((future, 1), else_=0)),
                 ).group_by(c.state)
             ).all()
-            last = conn.execute(
-                sa.select(forward_state.c.value).where(forward_state.c.name == "last_success")
-            ).scalar()
+            times = dict(
+                conn.execute(
+                    sa.select(forward_state.c.name, forward_state.c.value).where(
+                        forward_state.c.name.in_(["last_success", "last_attempt"])
+                    )
+                ).all()
+            )
         by_state = {r[0]: (int(r[1]), r[2], int(r[3] or 0)) for r in rows}
         pending, oldest, in_future = by_state.get("pending", (0, None, 0))
         failed = by_state.get("failed", (0, None, 0))[0]
@@ -378,6 +464,7 @@ class Outbox:
             age = 60
         else:
             age = max(60, minute_up(now) - int(oldest))
+        last, attempt = (None if times.get(k) is None else minute(times[k]) for k in ("last_success", "last_attempt"))
         return {
             "outbox_pending": pending,
             "outbox_pending_future": in_future,
@@ -385,6 +472,8 @@ class Outbox:
             "oldest_pending_age_s": age,
             "last_forward_at": last,
             "last_forward": _iso(last) if last is not None else None,
+            "last_attempt_at": attempt,
+            "last_attempt": _iso(attempt) if attempt is not None else None,
         }
 
     def entries(self, state: str | None = None) -> list[dict[str, t.Any]]:

@@ -19,7 +19,9 @@ import typing as t
 from dataclasses import dataclass
 
 from . import report
+from .db import brief_error
 from .forms import ReportForm
+from .lograte import EveryMinute
 from .ratelimit import NO_WORK_COST, Limiter
 from .sealing import Sealer
 from .tokens import Claims, FormTokens, Reason, Spent, TokenProblem
@@ -120,6 +122,7 @@ class Submissions:
         self.sealer = sealer
         #: Called after each stored report (to wake the forwarder); its failure changes nothing.
         self.stored = stored
+        self.throttled = EveryMinute(log)
 
     def submit(
         self,
@@ -149,7 +152,7 @@ class Submissions:
             try:
                 self.tokens.spend_refused(claims)
             except Exception as error:  # noqa: BLE001  refused all the same
-                log.error("outbox write failed: %s", type(error).__name__)
+                self._write_failed(error)
             return self._refused(Refusal.HONEYPOT, data, lang)
         form = ReportForm(data)
         if not form.validate():
@@ -182,7 +185,7 @@ class Submissions:
             )
             earlier = self.tokens.store_report(claims, self.partner, sealed)
         except Exception as error:  # noqa: BLE001  never "thank you" for a report that is not on disk
-            log.error("outbox write failed: %s", type(error).__name__)
+            self._write_failed(error)
             return Unsaved(type(error).__name__, form, self._next_token(lang, claims))
         if earlier is not None:
             return self._after(earlier, claims, data, lang)
@@ -192,12 +195,20 @@ class Submissions:
             log.warning("after storing a report: %s", type(error).__name__)
         return Accepted(claims.nonce)
 
+    def _write_failed(self, error: BaseException) -> None:
+        """One line per kind of failure a minute: a full disk fails every submission alike."""
+        self.throttled.log(
+            logging.ERROR, ("write", type(error).__name__), "outbox write failed: %s", brief_error(error)
+        )
+
     def _earlier(self, claims: Claims) -> Spent | None:
         """The token's earlier use; None when the outbox cannot say (storing will then tell)."""
         try:
             return self.tokens.earlier(claims)
         except Exception as error:  # noqa: BLE001
-            log.warning("outbox read failed: %s", type(error).__name__)
+            self.throttled.log(
+                logging.WARNING, ("read", type(error).__name__), "outbox read failed: %s", brief_error(error)
+            )
             return None
 
     def _after(self, earlier: Spent, claims: Claims, data: FormData, lang: str) -> Result:

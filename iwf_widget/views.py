@@ -327,17 +327,25 @@ def static(filename: str) -> Response:
 
 @blueprint.get("/healthz")
 def healthz() -> Response:
-    """Outbox figures; 503 with a one-line reason when the outbox cannot be read.
+    """Outbox figures, and whether this process can store reports.
 
-    The figures come from a read-only transaction that never waits for a writer, so
-    a held write lock (a busy forwarder, a maintenance script) cannot stall it.
+    200 ``ok``; 503 ``degraded`` with the reason while a recent write failed (see
+    writehealth.py); 503 ``unavailable`` when the outbox cannot even be read. The
+    figures come from a read-only transaction that never waits for a writer, so a
+    held write lock (a busy forwarder, a maintenance script) cannot stall it.
     """
+    outbox = state().outbox
     try:
-        body, status = {"status": "ok", **state().outbox.stats()}, 200
+        stats = outbox.stats()
     except Exception as error:  # noqa: BLE001  any failure to read is the answer, in one line
         reason = f"the outbox cannot be read ({brief_error(error)})"
         state().throttled.log(logging.ERROR, ("health", type(error).__name__), "health check: %s", reason)
-        body, status = {"status": "unavailable", "reason": reason}, 503
+        body: dict[str, t.Any] = {"status": "unavailable", "reason": reason}
+        status = 503
+    else:
+        degraded = outbox.health.degraded()
+        body = {"status": "degraded", "reason": degraded, **stats} if degraded else {"status": "ok", **stats}
+        status = 503 if degraded else 200
     response = jsonify(body)
     response.status_code = status
     response.headers["Cache-Control"] = "no-store"

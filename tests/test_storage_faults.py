@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -125,16 +128,16 @@ def test_a_retry_time_or_lease_further_ahead_than_it_could_be_set_is_not_waited_
     for i in range(3):
         assert box.accept(f"{i}" * 32, PARTNER, b"sealed", f"n{i}", time.time() + 600) is None
     assert len(box.claim("first", 10, 30)) == 3
-    box.retry(["0" * 32, "1" * 32], "first", "intake down", 5.0)
-    # What a clock an hour fast left behind: a 5 s retry set for an hour from now, and a lease
-    # of the third report (its forwarder killed) until then.
+    box.retry(["0" * 32, "1" * 32], "first", "intake down", 300.0)
+    # What a clock an hour fast left behind: a 5 minute retry set for an hour and 5 minutes from
+    # now, and a lease of the third report (its forwarder killed) until two hours from now.
     with box.engine.begin() as conn:
         conn.execute(outbox_reports.update().where(outbox_reports.c.id == "0" * 32)
                      .values(next_attempt_at=outbox_reports.c.next_attempt_at + 3600))
         conn.execute(outbox_reports.update().where(outbox_reports.c.id == "2" * 32)
                      .values(lease_until=time.time() + 7200))
     claimed = {p.id for p in box.claim("second", 10, 30)}
-    assert claimed == {"0" * 32, "2" * 32}  # the honest 5 s retry of the second one is still waited for
+    assert claimed == {"0" * 32, "2" * 32}  # the honest 5 minute retry of the second one is still waited for
     box.close()
 
 
@@ -220,3 +223,225 @@ def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_on
         )
         assert lock.holding
     assert "requeued 0" in cli(outbox_env(tmp_path), "outbox", "--requeue-failed").stdout
+
+
+# -- health tells the truth ------------------------------------------------------------
+
+
+def send(system: System, url: str) -> int:
+    """One report through the form; the status the person's browser gets."""
+    page = system.http.get(f"{system.widget_url}/form").text
+    token = re.search(r'name="iwf_token" value="([^"]+)"', page).group(1)
+    return system.http.post(f"{system.widget_url}/form", data={
+        "iwf_token": token, "urls": url, "content_kind": "images", "where_seen": "website",
+        "description": "", "contact_email": "", "homepage": "",
+    }).status_code
+
+
+def health(system: System) -> tuple[int, dict[str, t.Any]]:
+    answer = system.http.get(f"{system.widget_url}/healthz")
+    return answer.status_code, answer.json()
+
+
+def log_lines(system: System, name: str, pattern: str) -> list[str]:
+    return [line for line in (system.tmp / f"{name}.log").read_text(errors="replace").splitlines()
+            if re.search(pattern, line)]
+
+
+def test_widget_health_is_degraded_while_writes_fail_and_ok_after_the_next_that_succeeds(system):
+    system.start_intake()
+    (system.tmp / "outbox.db-writers").mkdir()  # the writers' lock file cannot be made (as with no inodes left)
+    system.start_widget()
+    assert health(system)[0] == 200
+
+    assert [send(system, f"https://example.com/unsaved/{i}") for i in range(3)] == [503, 503, 503]
+    status, body = health(system)
+    assert status == 503 and body["status"] == "degraded"
+    assert body["reason"] == "storing reports failed (IsADirectoryError: Is a directory)"
+    assert body["outbox_pending"] == 0  # the figures are still there
+    [line] = log_lines(system, "widget", "outbox write failed")  # three failures, one line
+    assert "IsADirectoryError: Is a directory" in line and not log_lines(system, "widget", "Traceback")
+
+    (system.tmp / "outbox.db-writers").rmdir()
+    saved = system.submit("https://example.com/saved/0")
+    status, body = health(system)
+    assert (status, body["status"]) == (200, "ok")  # the write that succeeded cleared it
+    assert wait_until(lambda: system.held() == 1, timeout=20)
+    assert [r["reference"] for r in system.export()] == [saved]  # sent 4, thanked 1, stored 1
+
+    with sqlite3.connect(system.tmp / "outbox.db") as db:  # now the forwarder's writes fail
+        db.execute("CREATE TRIGGER full BEFORE UPDATE ON iwf_outbox "
+                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    saved = system.submit("https://example.com/saved/1")
+    degraded = wait_until(lambda: (lambda h: h if h[0] == 503 else None)(health(system)), timeout=20)
+    assert degraded and degraded[1]["reason"].startswith("recording forwarding in the outbox failed (")
+    assert "database or disk is full" in degraded[1]["reason"]
+    with sqlite3.connect(system.tmp / "outbox.db") as db:
+        db.execute("DROP TRIGGER full")
+    assert wait_until(lambda: system.held() == 2, timeout=30)
+    assert wait_until(lambda: health(system)[0] == 200, timeout=10)
+    assert saved in {r["reference"] for r in system.export()} and len(system.export()) == 2
+
+
+def test_a_failed_write_counts_for_five_minutes_unless_one_of_its_kind_succeeds_first():
+    from iwf_widget.writehealth import DEGRADED_FOR, FORWARDING, STORING, WriteHealth
+
+    now = [1000.0]
+    writes = WriteHealth(clock=lambda: now[0])
+    assert writes.degraded() is None
+    writes.failed(STORING, OSError(28, "No space left on device"))
+    writes.failed(FORWARDING, OSError(28, "No space left on device"))
+    assert writes.degraded() == (
+        "recording forwarding in the outbox failed (OSError: No space left on device); "
+        "storing reports failed (OSError: No space left on device)"
+    )
+    writes.succeeded(FORWARDING)  # a success clears its own kind only
+    assert writes.degraded() == "storing reports failed (OSError: No space left on device)"
+    now[0] += DEGRADED_FOR + 1
+    assert DEGRADED_FOR == 300 and writes.degraded() is None
+
+
+# -- minute precision, and housekeeping that cannot change what a person is told ------------
+
+
+TIME_COLUMNS = {
+    "iwf_outbox": ("created", "next_attempt_at", "lease_until"),
+    "iwf_spent_tokens": ("expires",),
+    "iwf_forward_state": ("value",),
+}
+
+
+def stored_times(path: Path) -> dict[str, list[float]]:
+    with sqlite3.connect(path) as db:
+        return {f"{table}.{column}": [r[0] for r in db.execute(f"SELECT {column} FROM {table}")]
+                for table, columns in TIME_COLUMNS.items() for column in columns}
+
+
+def test_nothing_in_the_outbox_or_the_health_check_is_finer_than_the_minute(system):
+    system.start_intake(faulty=True)
+    system.start_widget()
+    system.submit("https://example.com/minute/0")
+    assert wait_until(lambda: system.held() == 1, timeout=20)
+    system.set_intake_mode("proxy_400")  # the next ones are retried, and a lease taken for each try
+    for i in range(1, 4):
+        system.submit(f"https://example.com/minute/{i}")
+    page = system.http.get(f"{system.widget_url}/form").text  # a bot's post spends its token too
+    token = re.search(r'name="iwf_token" value="([^"]+)"', page).group(1)
+    assert system.http.post(f"{system.widget_url}/form", data={"iwf_token": token, "homepage": "x"}).status_code == 400
+    assert wait_until(lambda: all(e["attempts"] >= 2 for e in outbox_json(system.widget_env)["entries"]), timeout=20)
+
+    leases: list[float] = []  # caught while the forwarder holds them
+    end = time.monotonic() + 5
+    while time.monotonic() < end and len(leases) < 3:
+        leases += [v for v in stored_times(system.tmp / "outbox.db")["iwf_outbox.lease_until"] if v is not None]
+    times = stored_times(system.tmp / "outbox.db")
+    assert len(times["iwf_outbox.created"]) == 3 and len(times["iwf_spent_tokens.expires"]) == 5
+    assert any(times["iwf_outbox.next_attempt_at"]) and leases
+    assert {k: v for k, v in times.items() if not whole_minutes(v)} == {}
+    assert whole_minutes(leases)
+
+    status, body = health(system)
+    assert status == 200 and body["outbox_pending"] == 3
+    assert whole_minutes([body["last_forward_at"], body["last_attempt_at"], body["oldest_pending_age_s"]])
+    assert body["last_forward"].endswith(":00Z") and body["last_attempt"].endswith(":00Z")
+    assert body["oldest_pending_age_s"] >= 60
+
+
+def test_storing_a_report_does_no_housekeeping_after_its_commit_the_forwarder_purges_once_a_minute(app, client, submit):
+    from iwf_widget.forwarder import Forwarder
+
+    state = app.extensions["iwf_widget"]
+    box = state.outbox
+    with box.engine.begin() as conn:
+        conn.execute(spent_tokens.insert(), [{"nonce": "expired", "expires": 60.0, "outcome": "refused:honeypot"}])
+        # Purging would fail (as a busy or failing disk makes it): storing must not notice.
+        conn.exec_driver_sql("CREATE TRIGGER nopurge BEFORE DELETE ON iwf_spent_tokens "
+                             "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+    for _ in range(3):
+        assert submit().status_code == 200  # thanked, and stored
+    assert box.stats()["outbox_pending"] == 3
+    assert client.get("/report/healthz").status_code == 200
+
+    forwarder = Forwarder(state.settings, box)  # its intake does not answer: housekeeping happens anyway
+    try:
+        forwarder.run_once()
+        assert client.get("/report/healthz").get_json()["reason"].startswith("purging spent tokens failed (")
+        with box.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER nopurge")
+        forwarder.run_once()  # within the minute: no second purge
+        assert box.spent("expired") is None and box._outcome("expired") == "refused:honeypot"
+        forwarder._purged_at -= 61  # a minute later
+        forwarder.run_once()
+        assert box._outcome("expired") is None
+        assert client.get("/report/healthz").get_json()["status"] == "ok"
+    finally:
+        forwarder.stop()
+    assert box.stats()["outbox_pending"] == 3
+
+
+def test_a_lease_of_a_forwarder_killed_mid_send_is_released_at_the_next_start_not_at_its_minute(system):
+    system.start_intake(faulty=True)
+    system.set_intake_mode("sleep_before", seconds=30)  # every send hangs until the forwarder gives up
+    system.start_widget()
+    reference = system.submit("https://example.com/leased/0")
+
+    def leased() -> bool:
+        with sqlite3.connect(system.tmp / "outbox.db") as db:
+            return db.execute("SELECT count(*) FROM iwf_outbox WHERE lease_owner IS NOT NULL").fetchone()[0] == 1
+
+    assert wait_until(leased, timeout=20, every=0.02)
+    system.kill("widget")  # kill -9 while the report is leased, to the end of a minute or later
+    assert leased()
+
+    system.set_intake_mode("ok")
+    system.start_widget()
+    assert wait_until(lambda: system.held() == 1, timeout=20)
+    assert [r["reference"] for r in system.export()] == [reference]
+    assert log_lines(system, "widget", r"released 1 report\(s\) leased by forwarder\(s\) no longer running")
+
+
+# -- private files -------------------------------------------------------------------------
+
+
+MAKE_FILES = r"""
+import json, os, stat, sys, time
+os.umask(int(sys.argv[2], 8))
+from iwf_widget.demo import demo_keys
+from iwf_widget.outbox import Outbox
+
+base = sys.argv[1]
+box = Outbox(f"sqlite:///{base}/instance/data/outbox.db")
+box.accept("a" * 32, "test-partner", b"sealed", "nonce", time.time() + 600)  # the WAL, its index, the lock file
+demo_keys(f"{base}/demo")
+paths = [f"{base}/instance", f"{base}/instance/data"] + [
+    f"{base}/instance/data/outbox.db{end}" for end in ("", "-wal", "-shm", "-writers")
+] + [f"{base}/demo", f"{base}/demo/keys.json"]
+print(json.dumps({p[len(base) + 1:]: oct(stat.S_IMODE(os.stat(p).st_mode)) for p in paths}))
+box.close()
+"""
+
+
+@pytest.mark.parametrize("umask", ["022", "000"])
+def test_the_outbox_its_journals_and_the_key_files_are_private_whatever_the_umask(tmp_path, keypair, umask):
+    made = subprocess.run([sys.executable, "-c", MAKE_FILES, str(tmp_path), umask], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout) == {
+        "instance": "0o700", "instance/data": "0o700",
+        "instance/data/outbox.db": "0o600", "instance/data/outbox.db-wal": "0o600",
+        "instance/data/outbox.db-shm": "0o600", "instance/data/outbox.db-writers": "0o600",
+        "demo": "0o700", "demo/keys.json": "0o600",
+    }
+
+    settings = tmp_path / "etc" / "iwf" / "partner.env"  # a folder that does not exist yet
+    init = subprocess.run(
+        ["sh", "-c", f'umask {umask}; exec "$@"', "sh", sys.executable, "-m", "iwf_widget.cli", "init",
+         "--partner-id", PARTNER, "--intake-url", "https://intake.example", "--intake-public-key", keypair[1],
+         "--allowed-origins", "https://partner.example", "--widget-url", "https://partner.example/report",
+         "-o", str(settings)],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert init.returncode == 0, init.stderr
+    modes = {p: oct(stat.S_IMODE(p.stat().st_mode)) for p in (tmp_path / "etc", settings.parent, settings)}
+    assert modes == {tmp_path / "etc": "0o700", settings.parent: "0o700", settings: "0o600"}
