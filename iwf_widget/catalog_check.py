@@ -5,8 +5,10 @@ placeholder or a stale compiled catalog. Checked for each language: every
 source string translated, nothing fuzzy, placeholders and markup identical to
 the source, no translation equal to its English source unless listed in
 ``translations/SAME_AS_SOURCE.txt``, Babel's plural forms in the header, and the
-``.mo`` file compiled from the current ``.po``; and the template holds exactly
-the strings the source code marks.
+``.mo`` file compiled from the current ``.po``; bidi controls only as balanced
+isolates, and in right-to-left languages every address, email address or
+grouped number of a translation isolated (see :mod:`iwf_widget.bidi`); and the
+template holds exactly the strings the source code marks.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from .i18n import DOMAIN, LOCALES
+from . import bidi
+from .i18n import DOMAIN, LOCALES, RTL
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")
@@ -92,8 +95,22 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
                 problems.append(f"{lang}: markup differs in {label!r}")
             if text in ids and (lang, ids[0]) not in same_ok:
                 problems.append(f"{lang}: translation equals the English source {label!r}")
+            problems.extend(_bidi_problems(lang, label, text))
     problems.extend(_check_compiled(po_path, catalog, lang))
     return problems
+
+
+def _bidi_problems(lang: str, label: str, text: str) -> list[str]:
+    """Isolates that close what they open; in right-to-left text, left-to-right runs isolated."""
+    problem = bidi.balance_problem(text)
+    if problem:
+        return [f"{lang}: {label!r} {problem}"]
+    if lang in RTL:
+        return [
+            f"{lang}: {run!r} in {label!r} is not isolated: write it as U+2066 {run} U+2069"
+            for run in bidi.unisolated_runs(text)
+        ]
+    return []
 
 
 def _check_compiled(po_path: Path, catalog: Catalog, lang: str) -> list[str]:

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.meta import DefaultMeta
 from wtforms.validators import Email, Optional, StopValidation, ValidationError
 
-from . import addresses, report
+from . import addresses, bidi, report
 from .i18n import gettext as _
 from .i18n import lazy_gettext as _l
 from .i18n import ngettext, number
@@ -35,6 +35,11 @@ CONTENT_KINDS = [SelectChoice(value, _KIND_LABELS[value]) for value in report.CO
 WHERE_SEEN = [SelectChoice(value, _PLACE_LABELS[value]) for value in report.WHERE_SEEN]
 
 EMAIL_EXAMPLE = _l("Enter an email address like name@example.com, or leave this empty.")
+
+
+def _without_edge_marks(value: t.Any) -> t.Any:
+    """An address copied from a right-to-left app may carry bidi marks at its ends."""
+    return bidi.strip_edge_marks(value) if isinstance(value, str) else value
 
 
 def _email_bounds(form: Form, field: StringField) -> None:
@@ -95,6 +100,7 @@ class ReportForm(Form):
     )
     contact_email = StringField(
         _l("Your email address (optional)"),
+        filters=[_without_edge_marks],
         validators=[Optional(), _email_bounds, Email(check_deliverability=False, message=EMAIL_EXAMPLE)],
     )
     # The honeypot: hidden from people and from assistive technology, tempting to bots.

@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from . import embed, headers, i18n
+from . import bidi, embed, headers, i18n
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
 from .pages import SLOTS
@@ -99,8 +99,10 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
     lang = language()
     body = render_template(
         f"iwf_widget/{template}",
-        _=i18n.gettext,
-        ngettext=i18n.ngettext,
+        _=i18n.gettext_markup,
+        ltr=bidi.ltr,
+        isolate_runs=bidi.isolate_runs,
+        direction=i18n.direction,
         lang=lang,
         dir=i18n.direction(lang),
         settings=st.settings,

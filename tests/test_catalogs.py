@@ -22,19 +22,28 @@ def test_shipped_catalogs_are_complete_and_compiled():
     assert problems == [], "\n".join(problems[:40])
 
 
-@pytest.fixture
-def french(tmp_path) -> Path:
-    """A scratch copy of the French catalog, compiled, and the template."""
+def scratch_copy(tmp_path: Path, lang: str) -> Path:
+    """A scratch copy of one language's catalog, compiled, and the template."""
     folder = tmp_path / "translations"
-    shutil.copytree(TRANSLATIONS / "fr", folder / "fr")
+    shutil.copytree(TRANSLATIONS / lang, folder / lang)
     shutil.copy(TRANSLATIONS / "iwf_widget.pot", folder)
     return folder
 
 
-def edit(folder: Path, change, compile_after: bool = True) -> None:
-    po = folder / "fr" / "LC_MESSAGES" / "iwf_widget.po"
+@pytest.fixture
+def french(tmp_path) -> Path:
+    return scratch_copy(tmp_path, "fr")
+
+
+@pytest.fixture
+def arabic(tmp_path) -> Path:
+    return scratch_copy(tmp_path, "ar")
+
+
+def edit(folder: Path, change, compile_after: bool = True, lang: str = "fr") -> None:
+    po = folder / lang / "LC_MESSAGES" / "iwf_widget.po"
     with po.open("rb") as f:
-        catalog = read_po(f, locale="fr")
+        catalog = read_po(f, locale=lang)
     change(catalog)
     with po.open("wb") as f:
         write_po(f, catalog)
@@ -81,6 +90,30 @@ def test_check_catches_a_stale_compiled_catalog(french):
 def test_check_catches_a_string_missing_from_the_catalog(french):
     edit(french, lambda c: c.delete("Send report"))
     assert any("missing 'Send report'" in p for p in check_language(french, "fr", template(french)))
+
+
+SCHEME = "The address on line %(line)s must start with http:// or https://."
+
+
+def test_check_catches_an_address_left_unisolated_in_right_to_left_text(arabic):
+    edit(arabic, lambda c: setattr(c[SCHEME], "string", c[SCHEME].string.replace("\u2066", "").replace("\u2069", "")),
+         lang="ar")
+    problems = check_language(arabic, "ar", template(arabic))
+    assert any("'http://' in 'The address on line" in p and "not isolated" in p for p in problems), problems
+    assert any("'https://' in 'The address on line" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "change, complaint",
+    [
+        (lambda text: text.replace("\u2069", "", 1), "leaves an isolate open"),
+        (lambda text: "\u2069" + text, "closes an isolate"),
+        (lambda text: text.replace("\u2066", "\u202d").replace("\u2069", "\u202c"), "embedding or override"),
+    ],
+)
+def test_check_catches_bidi_controls_that_leak_into_the_text_around(arabic, change, complaint):
+    edit(arabic, lambda c: setattr(c[SCHEME], "string", change(c[SCHEME].string)), lang="ar")
+    assert any(complaint in p for p in check_language(arabic, "ar", template(arabic)))
 
 
 def test_command_line_check_fails_on_a_planted_problem(french):
