@@ -3,7 +3,9 @@
 A frightened reader must never meet a string left in English, a broken
 placeholder or a stale compiled catalog. Checked for each language: every
 source string translated, nothing fuzzy, placeholders and markup identical to
-the source, no translation equal to its English source unless listed in
+the source (except that a plural form used for one number only may say that number
+in words, as gettext's ``msgfmt --check`` allows), no translation equal to its
+English source unless listed in
 ``translations/SAME_AS_SOURCE.txt``, Babel's plural forms in the header, and the
 ``.mo`` file compiled from the current ``.po``; bidi controls only as balanced
 isolates, and in right-to-left languages every address, email address or
@@ -18,6 +20,7 @@ import io
 import re
 import sys
 import typing as t
+from collections import Counter
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -31,6 +34,10 @@ from .i18n import DOMAIN, LOCALES, RTL
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")
+#: The count an ``ngettext`` string is chosen by (``i18n.ngettext`` fills it in).
+COUNT = "%(num)s"
+#: The counts a plural form is checked against, as ``msgfmt --check`` does.
+COUNTS = range(1000)
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 METHOD_MAP = [("iwf_widget/**.py", "python"), ("iwf_widget/templates/**.html", "jinja2")]
 
@@ -60,6 +67,17 @@ def allowed_same(folder: Path) -> set[tuple[str, str]]:
     return pairs
 
 
+def single_count_forms(plural_expr: str) -> frozenset[int]:
+    """The plural forms that ``plural_expr`` picks for one count only.
+
+    Such a form may leave out the number and say it in words, as grammar often
+    wants: Arabic "دقيقة واحدة" (one minute) and "دقيقتين" (two minutes).
+    """
+    pick = gettext.c2py(plural_expr)
+    used = Counter(pick(n) for n in COUNTS)
+    return frozenset(form for form, times in used.items() if times == 1)
+
+
 def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
     problems: list[str] = []
     po_path = folder / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -70,6 +88,7 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
     expected_plural = get_plural(lang)
     if catalog.num_plurals != expected_plural.num_plurals or catalog.plural_expr != expected_plural.plural_expr:
         problems.append(f"{lang}: Plural-Forms is not Babel's ({expected_plural.plural_forms})")
+    worded = single_count_forms(catalog.plural_expr)
     wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
     present = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
     for missing in sorted(wanted - present):
@@ -86,10 +105,12 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
         if not all(strings):
             problems.append(f"{lang}: untranslated {label!r}")
             continue
-        want_ph = sorted(set(PLACEHOLDER.findall(" ".join(ids))))
+        want_ph = set(PLACEHOLDER.findall(" ".join(ids)))
         want_markup = sorted(MARKUP.findall(ids[0]))
-        for text in strings:
-            if sorted(set(PLACEHOLDER.findall(text))) != want_ph:
+        plural = len(ids) > 1
+        for form, text in enumerate(strings):
+            found = set(PLACEHOLDER.findall(text))
+            if found != want_ph and not (plural and form in worded and found == want_ph - {COUNT}):
                 problems.append(f"{lang}: placeholders differ in {label!r}: {text[:60]!r}")
             if sorted(MARKUP.findall(text)) != want_markup:
                 problems.append(f"{lang}: markup differs in {label!r}")

@@ -116,6 +116,35 @@ def test_check_catches_bidi_controls_that_leak_into_the_text_around(arabic, chan
     assert any(complaint in p for p in check_language(arabic, "ar", template(arabic)))
 
 
+WAIT = "Many reports were sent from this connection. Please wait %(num)s minute, then send your report again."
+
+
+def set_form(catalog, msgid: str, form: int, text: str) -> None:
+    forms = list(catalog[msgid].string)
+    forms[form] = text
+    catalog[msgid].string = tuple(forms)
+
+
+def test_check_lets_a_form_for_one_count_say_it_in_words(arabic):
+    forms = read_po((arabic / "ar/LC_MESSAGES/iwf_widget.po").open("rb"), locale="ar")[WAIT].string
+    assert "%(num)s" not in forms[1] and "%(num)s" not in forms[2]  # one, two: "دقيقة واحدة", "دقيقتين"
+    assert check_language(arabic, "ar", template(arabic)) == []
+
+
+@pytest.mark.parametrize("lang, form", [("ar", 3), ("ar", 5), ("fr", 0), ("fr", 2)])
+def test_check_catches_a_count_left_out_of_a_form_for_several_counts(tmp_path, lang, form):
+    folder = scratch_copy(tmp_path, lang)
+    edit(folder, lambda c: set_form(c, WAIT, form, c[WAIT].string[form].replace("%(num)s", "")), lang=lang)
+    problems = check_language(folder, lang, template(folder))
+    assert any("placeholders differ in 'Many reports" in p for p in problems), problems
+
+
+def test_check_still_wants_every_other_placeholder_in_a_form_for_one_count(arabic):
+    at_most = "Enter at most %(num)s address, one a line."
+    edit(arabic, lambda c: set_form(c, at_most, 1, c[at_most].string[1] + " %(line)s"), lang="ar")
+    assert any("placeholders differ in 'Enter at most" in p for p in check_language(arabic, "ar", template(arabic)))
+
+
 def test_command_line_check_fails_on_a_planted_problem(french):
     edit(french, lambda c: setattr(c["Send report"], "string", ""))
     out = subprocess.run(
