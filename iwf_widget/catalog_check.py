@@ -46,6 +46,16 @@ def _ids(message: t.Any) -> list[str]:
     return list(message.id) if isinstance(message.id, (list, tuple)) else [message.id]
 
 
+def _key(message: t.Any) -> tuple[str, str | None]:
+    """A message's singular id and context: "Back" the button is not "Back" the noun."""
+    return (message.id if isinstance(message.id, str) else message.id[0], message.context)
+
+
+def _shown(key: tuple[str, str | None]) -> str:
+    text, context = key
+    return f"{text[:60]!r}" + (f" ({context})" if context else "")
+
+
 def _strings(message: t.Any) -> list[str]:
     return list(message.string) if isinstance(message.string, (list, tuple)) else [message.string]
 
@@ -89,12 +99,12 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
     if catalog.num_plurals != expected_plural.num_plurals or catalog.plural_expr != expected_plural.plural_expr:
         problems.append(f"{lang}: Plural-Forms is not Babel's ({expected_plural.plural_forms})")
     worded = single_count_forms(catalog.plural_expr)
-    wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
-    present = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
-    for missing in sorted(wanted - present):
-        problems.append(f"{lang}: missing {missing[:60]!r} (run scripts/i18n update)")
-    for extra in sorted(present - wanted):
-        problems.append(f"{lang}: obsolete {extra[:60]!r} (run scripts/i18n update)")
+    wanted = {_key(m) for m in template if m.id}
+    present = {_key(m) for m in catalog if m.id}
+    for missing in sorted(wanted - present, key=str):
+        problems.append(f"{lang}: missing {_shown(missing)} (run scripts/i18n update)")
+    for extra in sorted(present - wanted, key=str):
+        problems.append(f"{lang}: obsolete {_shown(extra)} (run scripts/i18n update)")
     for message in catalog:
         if not message.id:
             continue
@@ -151,16 +161,16 @@ def _check_compiled(po_path: Path, catalog: Catalog, lang: str) -> list[str]:
 
 def check_template(root: Path, template: Catalog) -> list[str]:
     """The .pot holds exactly the strings the code marks for translation."""
-    marked: set[str] = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    marked: set[tuple[str, str | None]] = set()
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(root), method_map=METHOD_MAP, keywords=KEYWORDS
     ):
-        marked.add(message if isinstance(message, str) else message[0])
-    in_template = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
-    problems = [f"template: {m[:60]!r} is marked in the code but not extracted (run scripts/i18n extract)"
-                for m in sorted(marked - in_template)]
-    problems += [f"template: {m[:60]!r} is no longer in the code (run scripts/i18n extract)"
-                 for m in sorted(in_template - marked)]
+        marked.add((message if isinstance(message, str) else message[0], context))
+    in_template = {_key(m) for m in template if m.id}
+    problems = [f"template: {_shown(m)} is marked in the code but not extracted (run scripts/i18n extract)"
+                for m in sorted(marked - in_template, key=str)]
+    problems += [f"template: {_shown(m)} is no longer in the code (run scripts/i18n extract)"
+                 for m in sorted(in_template - marked, key=str)]
     return problems
 
 

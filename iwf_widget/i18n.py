@@ -168,6 +168,14 @@ def gettext_markup(message: str, **variables: t.Any) -> Markup:
     return text % variables if variables else text
 
 
+def pgettext_markup(context: str, message: str, **variables: t.Any) -> Markup:
+    """:func:`gettext_markup` for a string with a context (``msgctxt``): "Back" the button."""
+    from flask import g
+
+    text = Markup.escape(g.get("iwf_translations", NullTranslations()).pgettext(context, message))
+    return text % variables if variables else text
+
+
 def lazy_gettext(message: str) -> LazyProxy:
     """A string translated when shown, for labels defined at import time."""
     return LazyProxy(gettext, message, enable_cache=False)

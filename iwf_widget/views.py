@@ -100,6 +100,7 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
     body = render_template(
         f"iwf_widget/{template}",
         _=i18n.gettext_markup,
+        pgettext=i18n.pgettext_markup,
         ltr=bidi.ltr,
         isolate_runs=bidi.isolate_runs,
         direction=i18n.direction,
@@ -228,17 +229,21 @@ def _blank_refusal(reason: Refusal, token: str) -> tuple[bytes, int]:
 
 def _refusal_notice(reason: Refusal) -> str:
     if reason is Refusal.CROSS_SITE:
+        # TRANSLATORS: The report was sent from another website's page, not from the form's own.
         return gettext("This form can only be sent from its own page.")
     if reason is Refusal.TOKEN_EXPIRED:
+        # TRANSLATORS: A form is valid for two hours; the page shows it again, answers kept.
         return gettext(
             "This form was open for a long time, so we refreshed it. Your answers are still here: "
             "check them and press “Send report” again."
         )
     if reason is Refusal.TOO_FAST:
+        # TRANSLATORS: The form was sent within seconds of opening; the page shows it again, answers kept.
         return gettext(
             "This form was sent very quickly, which is what automated programs do. "
             "Your answers are still here: check them and press “Send report” again."
         )
+    # TRANSLATORS: The form's hidden security code was missing, wrong or already used.
     return gettext(
         "We could not check this form, so nothing was sent. Your answers are still here: "
         "check them and press “Send report” again."
@@ -246,6 +251,7 @@ def _refusal_notice(reason: Refusal) -> str:
 
 
 def _unsaved_notice() -> tuple[str, str]:
+    # TRANSLATORS: A fault on the server: the report could not be stored, and nothing was sent.
     return (
         gettext("Your report could not be saved"),
         gettext(
@@ -257,8 +263,10 @@ def _unsaved_notice() -> tuple[str, str]:
 
 def _wait_notice(retry_after: float) -> tuple[str, str]:
     minutes = max(1, math.ceil(retry_after / 60))
+    # TRANSLATORS: Too many reports in a short time (from one network, or to this partner).
     return (
         gettext("Please wait before sending another report"),
+        # TRANSLATORS: %(num)s is a number of minutes, 1 or more.
         ngettext(
             "Many reports were sent from this connection. "
             "Please wait %(num)s minute, then send your report again.",
@@ -339,6 +347,7 @@ def _too_large(error: HTTPException) -> tuple[str, int]:
     return _page(
         "problem.html",
         413,
+        # TRANSLATORS: Everything sent together is over the size the server accepts.
         title=gettext("Your report is too long"),
         message=gettext(
             "What you sent is too long for this form. Shorten the description and send it again."

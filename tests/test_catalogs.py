@@ -10,7 +10,7 @@ import pytest
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from iwf_widget.catalog_check import check, check_language
+from iwf_widget.catalog_check import PLACEHOLDER, _key, check, check_language
 from iwf_widget.i18n import LOCALES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def test_check_catches_a_broken_placeholder(french):
 
 
 def test_check_catches_english_left_in_place(french):
-    edit(french, lambda c: setattr(c["Back"], "string", "Back"))
+    edit(french, lambda c: setattr(c.get("Back", context="button"), "string", "Back"))
     assert any("equals the English source 'Back'" in p for p in check_language(french, "fr", template(french)))
 
 
@@ -143,6 +143,39 @@ def test_check_still_wants_every_other_placeholder_in_a_form_for_one_count(arabi
     at_most = "Enter at most %(num)s address, one a line."
     edit(arabic, lambda c: set_form(c, at_most, 1, c[at_most].string[1] + " %(line)s"), lang="ar")
     assert any("placeholders differ in 'Enter at most" in p for p in check_language(arabic, "ar", template(arabic)))
+
+
+def test_check_tells_a_string_with_a_context_from_the_same_words_without(french):
+    def add_bare_back(catalog):
+        catalog.add("Back", "Retour")  # the same words, but no "button" context: not in the template
+
+    edit(french, add_bare_back)
+    problems = check_language(french, "fr", template(french))
+    assert problems == ["fr: obsolete 'Back' (run scripts/i18n update)"], problems
+
+
+def test_template_gives_translators_context():
+    """Where each string is used, and a comment wherever its words alone could mislead."""
+    pot = template(TRANSLATIONS)
+    messages = [m for m in pot if m.id]
+    assert all(m.locations for m in messages), [m.id for m in messages if not m.locations]
+    assert all(line is None for m in messages for _file, line in m.locations), "line numbers churn every catalog"
+    needs_comment = [m for m in messages if PLACEHOLDER.search(str(m.id)) or " " not in _key(m)[0]]
+    assert needs_comment
+    bare = [_key(m) for m in needs_comment if not m.auto_comments and not m.context]
+    assert bare == [], f"give these a # TRANSLATORS: comment or a context: {bare}"
+    placeholders = [_key(m) for m in messages if PLACEHOLDER.search(str(m.id)) and not m.auto_comments]
+    assert placeholders == [], f"say what each placeholder stands for: {placeholders}"
+
+
+def test_catalogs_carry_the_templates_comments():
+    pot = {_key(m): m.auto_comments for m in template(TRANSLATIONS) if m.id}
+    for lang in LOCALES:
+        if lang == "en":
+            continue
+        with (TRANSLATIONS / lang / "LC_MESSAGES" / "iwf_widget.po").open("rb") as f:
+            po = {_key(m): m.auto_comments for m in read_po(f, locale=lang) if m.id}
+        assert po == pot, f"{lang}: run scripts/i18n update"
 
 
 def test_command_line_check_fails_on_a_planted_problem(french):
