@@ -49,7 +49,7 @@ def labels(locale: str) -> list[str]:
     """[the button's label and the iframe's title, the dialog's close button] in ``locale``."""
     catalog = i18n.translations(locale)
     return [
-        catalog.gettext("Report child sexual abuse imagery"),
+        catalog.gettext("Report child sexual abuse images"),
         # TRANSLATORS: The button that closes the dialog the form opens in, on the partner's page.
         catalog.pgettext("button", "Close"),
     ]

@@ -22,7 +22,7 @@ _KIND_LABELS = {
     "images": _l("Photos or images"),
     # TRANSLATORS: An answer to "What did the content show?".
     "videos": _l("Videos"),
-    "generated": _l("Drawn, animated or computer-generated images"),
+    "generated": _l("Drawings, cartoons or images made with AI or a computer"),
     # TRANSLATORS: An answer to "What did the content show?".
     "unsure": _l("I am not sure"),
 }
@@ -52,7 +52,14 @@ def _email_bounds(form: Form, field: StringField) -> None:
     """Length and characters first, on what arrived, before the email parser sees it."""
     value = field.data or ""
     if len(value) > EMAIL_MAX:
-        raise StopValidation(_("This email address is too long."))
+        raise StopValidation(
+            # TRANSLATORS: %(num)s is the most characters an email address may have.
+            ngettext(
+                "This email address is too long: it can have up to %(num)s character.",
+                "This email address is too long: it can have up to %(num)s characters.",
+                EMAIL_MAX,
+            )
+        )
     # Bytes that were not UTF-8 arrive as U+FFFD: no reply could reach that address.
     # Hidden characters would make the address differ from the one the person sees.
     if "\ufffd" in value or report.has_hidden_characters(value) or not report.is_stream_safe(value):
@@ -60,17 +67,30 @@ def _email_bounds(form: Form, field: StringField) -> None:
 
 
 def address_message(kind: str, line: int) -> str:
+    """Why the address on ``line`` of the box was refused, in the request's language."""
+    at = number(line)
+    if kind == "too_long":
+        # TRANSLATORS: %(line)s is a line number in the "Web addresses" box (one address
+        # a line); %(num)s is the most characters a web address may have.
+        return ngettext(
+            "The address on line %(line)s is too long: an address can have up to %(num)s character.",
+            "The address on line %(line)s is too long: an address can have up to %(num)s characters.",
+            addresses.MAX_LENGTH,
+            line=at,
+        )
     messages = {
-        # TRANSLATORS: %(line)s is a line number in the "Web addresses" box (one address a line).
-        "too_long": _("The address on line %(line)s is too long."),
-        # TRANSLATORS: Invisible characters (such as direction marks) copied with the address.
-        "characters": _("The address on line %(line)s contains hidden or control characters."),
-        # TRANSLATORS: Keep http:// and https:// as they are.
+        # TRANSLATORS: %(line)s is a line number. The invisible characters (such as
+        # direction marks) came with the copied address.
+        "characters": _("The address on line %(line)s has hidden characters in it. Please type it in again."),
+        # TRANSLATORS: %(line)s is a line number. Keep http:// and https:// as they are.
         "scheme": _("The address on line %(line)s must start with http:// or https://."),
-        # TRANSLATORS: https://example.com/page is an example address: keep it as it is.
-        "invalid": _("Line %(line)s is not a web address, for example https://example.com/page."),
+        # TRANSLATORS: %(line)s is a line number; https://example.com/page is an example
+        # address: keep it as it is.
+        "invalid": _(
+            "Line %(line)s does not look like a web address. A web address looks like https://example.com/page."
+        ),
     }
-    return messages.get(kind, messages["invalid"]) % {"line": number(line)}
+    return messages.get(kind, messages["invalid"]) % {"line": at}
 
 
 class RequiredChoice(RadioField):
@@ -136,8 +156,10 @@ class ReportForm(Form):
             raise ValidationError(
                 # TRANSLATORS: %(num)s is the most addresses one report can hold.
                 ngettext(
-                    "Enter at most %(num)s address, one a line.",
-                    "Enter at most %(num)s addresses, one a line.",
+                    "You can send up to %(num)s address at a time. "
+                    "Remove some, and send the others in another report.",
+                    "You can send up to %(num)s addresses at a time. "
+                    "Remove some, and send the others in another report.",
                     addresses.MAX_ADDRESSES,
                 )
             )
@@ -155,8 +177,12 @@ class ReportForm(Form):
         cleaned = report.clean_text(raw) if problem is None else raw
         if problem == "too_long" or len(cleaned) > DESCRIPTION_MAX:
             raise ValidationError(
-                # TRANSLATORS: %(max)s is the most characters the description may have.
-                _("Please shorten this to %(max)s characters.", max=number(DESCRIPTION_MAX))
+                # TRANSLATORS: %(num)s is the most characters the description may have.
+                ngettext(
+                    "Please shorten this to %(num)s character.",
+                    "Please shorten this to %(num)s characters.",
+                    DESCRIPTION_MAX,
+                )
             )
         field.data = cleaned
 

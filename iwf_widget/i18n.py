@@ -168,6 +168,15 @@ def gettext_markup(message: str, **variables: t.Any) -> Markup:
     return text % variables if variables else text
 
 
+def ngettext_markup(singular: str, plural: str, n: int, **variables: t.Any) -> Markup:
+    """:func:`gettext_markup` for a plural string; ``num`` is ``n``, written as :func:`number` does."""
+    from flask import g
+
+    text = Markup.escape(g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n))
+    variables.setdefault("num", number(n))
+    return text % variables
+
+
 def pgettext_markup(context: str, message: str, **variables: t.Any) -> Markup:
     """:func:`gettext_markup` for a string with a context (``msgctxt``): "Back" the button."""
     from flask import g

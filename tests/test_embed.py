@@ -58,7 +58,7 @@ def test_embed_js_carries_the_offered_languages_and_the_default_labels(make_app)
     assert config["o"] == ["fr", "ar", "en"]
     assert config["r"] == ["ar"]
     catalog = i18n.translations("fr")
-    labels = [catalog.gettext("Report child sexual abuse imagery"), catalog.pgettext("button", "Close")]
+    labels = [catalog.gettext("Report child sexual abuse images"), catalog.pgettext("button", "Close")]
     assert config["s"] == {"fr": labels}
     every = snippet_config(make_app().test_client().get("/report/embed.js").get_data(as_text=True))
     assert sorted(every["o"]) == sorted(i18n.LOCALES) and sorted(every["r"]) == ["ar", "ps", "ur"]
@@ -68,7 +68,7 @@ def test_other_languages_labels_load_from_the_widget_origin(make_app):
     client = make_app(IWF_WIDGET_LOCALES="fr,ar,en").test_client()
     res = client.get("/report/embed-labels.js?lang=ar")
     catalog = i18n.translations("ar")
-    expected = json.dumps([catalog.gettext("Report child sexual abuse imagery"), catalog.pgettext("button", "Close")],
+    expected = json.dumps([catalog.gettext("Report child sexual abuse images"), catalog.pgettext("button", "Close")],
                           ensure_ascii=False, separators=(",", ":"))
     assert res.get_data(as_text=True) == f'IWFReport.l("ar",{expected});\n'
     assert res.headers["Cross-Origin-Resource-Policy"] == "cross-origin"

@@ -24,10 +24,13 @@ COUNTS = (0, 1, 2, 3, 11, 100)
 SAMPLES = (*range(0, 201), 1000, 1001, 1_000_000, 2_000_000)
 
 WAIT = (
-    "Many reports were sent from this connection. Please wait %(num)s minute, then send your report again.",
-    "Many reports were sent from this connection. Please wait %(num)s minutes, then send your report again.",
+    "A lot of reports have arrived in a short time. Please wait %(num)s minute, then send your report again.",
+    "A lot of reports have arrived in a short time. Please wait %(num)s minutes, then send your report again.",
 )
-AT_MOST = ("Enter at most %(num)s address, one a line.", "Enter at most %(num)s addresses, one a line.")
+AT_MOST = (
+    "You can send up to %(num)s address at a time. Remove some, and send the others in another report.",
+    "You can send up to %(num)s addresses at a time. Remove some, and send the others in another report.",
+)
 
 
 def render(lang: str, msgids: tuple[str, str], n: int) -> str:
