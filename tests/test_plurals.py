@@ -33,6 +33,9 @@ AT_MOST = (
 )
 
 
+SHORTEN = ("Please shorten this to %(num)s character.", "Please shorten this to %(num)s characters.")
+
+
 def render(lang: str, msgids: tuple[str, str], n: int) -> str:
     return i18n.translations(lang).ngettext(*msgids, n) % {"num": n}
 
@@ -99,6 +102,16 @@ AT_MOST_ADDRESSES = {
 }
 
 
+#: "Please shorten this to N characters": after a preposition (Arabic "إلى", Ukrainian "до").
+SHORTEN_TO = {
+    "ar": ["0 حرف", "حرف واحد", "حرفين", "3 أحرف", "11 حرفًا", "100 حرف"],
+    "uk": ["0 символів", "1 символу", "2 символів", "3 символів", "11 символів", "100 символів"],
+    "fr": ["0 caractère", "1 caractère", "2 caractères", "3 caractères", "11 caractères", "100 caractères"],
+    "ps": ["0 تورو", "1 توري", "2 تورو", "3 تورو", "11 تورو", "100 تورو"],
+    "ur": ["0 حروف", "1 حرف", "2 حروف", "3 حروف", "11 حروف", "100 حروف"],
+}
+
+
 def assert_says(text: str, phrase: str, n: int) -> None:
     assert re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text), f"n={n}: {phrase!r} not in {text!r}"
     if str(n) not in phrase:
@@ -126,6 +139,12 @@ def test_arabic_addresses_follow_the_last_two_digits(n, phrase):
 @pytest.mark.parametrize("index, n", list(enumerate(COUNTS)))
 def test_at_most_n_addresses_reads_as_native_grammar_requires(lang, index, n):
     assert_says(render(lang, AT_MOST, n), AT_MOST_ADDRESSES[lang][index], n)
+
+
+@pytest.mark.parametrize("lang", sorted(SHORTEN_TO))
+@pytest.mark.parametrize("index, n", list(enumerate(COUNTS)))
+def test_shorten_to_n_characters_reads_as_native_grammar_requires(lang, index, n):
+    assert_says(render(lang, SHORTEN, n), SHORTEN_TO[lang][index], n)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
