@@ -51,7 +51,7 @@ def labels(locale: str) -> list[str]:
     return [
         catalog.gettext("Report child sexual abuse images"),
         # TRANSLATORS: The button that closes the dialog the form opens in, on the partner's page.
-        catalog.pgettext("button", "Close"),
+        str(catalog.pgettext("button", "Close")),
     ]
 
 
