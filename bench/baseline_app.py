@@ -29,7 +29,7 @@ class ReportForm(FlaskForm):
         choices=[
             ("images", _l("Photos or images")),
             ("videos", _l("Videos")),
-            ("generated", _l("Drawn, animated or computer-generated images")),
+            ("generated", _l("Drawings, cartoons or images made with AI or a computer")),
             ("unsure", _l("I am not sure")),
         ],
         validators=[DataRequired()],

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import idna
 
+from .bidi import strip_edge_marks
 from .report import MAX_ADDRESSES, is_stream_safe
 
 __all__ = ["MAX_ADDRESSES", "AddressError", "normalize", "readable", "split_lines"]
@@ -47,7 +48,7 @@ def _has_forbidden_characters(text: str) -> bool:
 
 def normalize(raw: str) -> str:
     """One address, normalized; raises :class:`AddressError`."""
-    raw = raw.strip()
+    raw = strip_edge_marks(raw.strip()).strip()
     if not raw:
         raise AddressError("empty")
     # Bounds first, on what arrived: normalizing unbounded text is what is slow.

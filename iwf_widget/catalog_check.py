@@ -3,10 +3,14 @@
 A frightened reader must never meet a string left in English, a broken
 placeholder or a stale compiled catalog. Checked for each language: every
 source string translated, nothing fuzzy, placeholders and markup identical to
-the source, no translation equal to its English source unless listed in
+the source (except that a plural form used for one number only may say that number
+in words, as gettext's ``msgfmt --check`` allows), no translation equal to its
+English source unless listed in
 ``translations/SAME_AS_SOURCE.txt``, Babel's plural forms in the header, and the
-``.mo`` file compiled from the current ``.po``; and the template holds exactly
-the strings the source code marks.
+``.mo`` file compiled from the current ``.po``; bidi controls only as balanced
+isolates, and in right-to-left languages every address, email address or
+grouped number of a translation isolated (see :mod:`iwf_widget.bidi`); and the
+template holds exactly the strings the source code marks.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import io
 import re
 import sys
 import typing as t
+from collections import Counter
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -24,16 +29,31 @@ from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from .i18n import DOMAIN, LOCALES
+from . import bidi
+from .i18n import DOMAIN, LOCALES, RTL
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")
+#: The count an ``ngettext`` string is chosen by (``i18n.ngettext`` fills it in).
+COUNT = "%(num)s"
+#: The counts a plural form is checked against, as ``msgfmt --check`` does.
+COUNTS = range(1000)
 KEYWORDS = {**DEFAULT_KEYWORDS, "lazy_gettext": None, "_l": None}
 METHOD_MAP = [("iwf_widget/**.py", "python"), ("iwf_widget/templates/**.html", "jinja2")]
 
 
 def _ids(message: t.Any) -> list[str]:
     return list(message.id) if isinstance(message.id, (list, tuple)) else [message.id]
+
+
+def _key(message: t.Any) -> tuple[str, str | None]:
+    """A message's singular id and context: "Back" the button is not "Back" the noun."""
+    return (message.id if isinstance(message.id, str) else message.id[0], message.context)
+
+
+def _shown(key: tuple[str, str | None]) -> str:
+    text, context = key
+    return f"{text[:60]!r}" + (f" ({context})" if context else "")
 
 
 def _strings(message: t.Any) -> list[str]:
@@ -57,6 +77,17 @@ def allowed_same(folder: Path) -> set[tuple[str, str]]:
     return pairs
 
 
+def single_count_forms(plural_expr: str) -> frozenset[int]:
+    """The plural forms that ``plural_expr`` picks for one count only.
+
+    Such a form may leave out the number and say it in words, as grammar often
+    wants: Arabic "دقيقة واحدة" (one minute) and "دقيقتين" (two minutes).
+    """
+    pick = gettext.c2py(plural_expr)
+    used = Counter(pick(n) for n in COUNTS)
+    return frozenset(form for form, times in used.items() if times == 1)
+
+
 def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
     problems: list[str] = []
     po_path = folder / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
@@ -67,12 +98,13 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
     expected_plural = get_plural(lang)
     if catalog.num_plurals != expected_plural.num_plurals or catalog.plural_expr != expected_plural.plural_expr:
         problems.append(f"{lang}: Plural-Forms is not Babel's ({expected_plural.plural_forms})")
-    wanted = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
-    present = {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
-    for missing in sorted(wanted - present):
-        problems.append(f"{lang}: missing {missing[:60]!r} (run scripts/i18n update)")
-    for extra in sorted(present - wanted):
-        problems.append(f"{lang}: obsolete {extra[:60]!r} (run scripts/i18n update)")
+    worded = single_count_forms(catalog.plural_expr)
+    wanted = {_key(m) for m in template if m.id}
+    present = {_key(m) for m in catalog if m.id}
+    for missing in sorted(wanted - present, key=str):
+        problems.append(f"{lang}: missing {_shown(missing)} (run scripts/i18n update)")
+    for extra in sorted(present - wanted, key=str):
+        problems.append(f"{lang}: obsolete {_shown(extra)} (run scripts/i18n update)")
     for message in catalog:
         if not message.id:
             continue
@@ -83,17 +115,33 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
         if not all(strings):
             problems.append(f"{lang}: untranslated {label!r}")
             continue
-        want_ph = sorted(set(PLACEHOLDER.findall(" ".join(ids))))
+        want_ph = set(PLACEHOLDER.findall(" ".join(ids)))
         want_markup = sorted(MARKUP.findall(ids[0]))
-        for text in strings:
-            if sorted(set(PLACEHOLDER.findall(text))) != want_ph:
+        plural = len(ids) > 1
+        for form, text in enumerate(strings):
+            found = set(PLACEHOLDER.findall(text))
+            if found != want_ph and not (plural and form in worded and found == want_ph - {COUNT}):
                 problems.append(f"{lang}: placeholders differ in {label!r}: {text[:60]!r}")
             if sorted(MARKUP.findall(text)) != want_markup:
                 problems.append(f"{lang}: markup differs in {label!r}")
             if text in ids and (lang, ids[0]) not in same_ok:
                 problems.append(f"{lang}: translation equals the English source {label!r}")
+            problems.extend(_bidi_problems(lang, label, text))
     problems.extend(_check_compiled(po_path, catalog, lang))
     return problems
+
+
+def _bidi_problems(lang: str, label: str, text: str) -> list[str]:
+    """Isolates that close what they open; in right-to-left text, left-to-right runs isolated."""
+    problem = bidi.balance_problem(text)
+    if problem:
+        return [f"{lang}: {label!r} {problem}"]
+    if lang in RTL:
+        return [
+            f"{lang}: {run!r} in {label!r} is not isolated: write it as U+2066 {run} U+2069"
+            for run in bidi.unisolated_runs(text)
+        ]
+    return []
 
 
 def _check_compiled(po_path: Path, catalog: Catalog, lang: str) -> list[str]:
@@ -113,16 +161,16 @@ def _check_compiled(po_path: Path, catalog: Catalog, lang: str) -> list[str]:
 
 def check_template(root: Path, template: Catalog) -> list[str]:
     """The .pot holds exactly the strings the code marks for translation."""
-    marked: set[str] = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    marked: set[tuple[str, str | None]] = set()
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(root), method_map=METHOD_MAP, keywords=KEYWORDS
     ):
-        marked.add(message if isinstance(message, str) else message[0])
-    in_template = {m.id if isinstance(m.id, str) else m.id[0] for m in template if m.id}
-    problems = [f"template: {m[:60]!r} is marked in the code but not extracted (run scripts/i18n extract)"
-                for m in sorted(marked - in_template)]
-    problems += [f"template: {m[:60]!r} is no longer in the code (run scripts/i18n extract)"
-                 for m in sorted(in_template - marked)]
+        marked.add((message if isinstance(message, str) else message[0], context))
+    in_template = {_key(m) for m in template if m.id}
+    problems = [f"template: {_shown(m)} is marked in the code but not extracted (run scripts/i18n extract)"
+                for m in sorted(marked - in_template, key=str)]
+    problems += [f"template: {_shown(m)} is no longer in the code (run scripts/i18n extract)"
+                 for m in sorted(in_template - marked, key=str)]
     return problems
 
 

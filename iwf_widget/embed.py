@@ -47,8 +47,12 @@ class Snippet(t.NamedTuple):
 
 def labels(locale: str) -> list[str]:
     """[the button's label and the iframe's title, the dialog's close button] in ``locale``."""
-    _ = i18n.translations(locale).gettext
-    return [_("Report child sexual abuse imagery"), _("Close")]
+    catalog = i18n.translations(locale)
+    return [
+        catalog.gettext("Report child sexual abuse images"),
+        # TRANSLATORS: The button that closes the dialog the form opens in, on the partner's page.
+        str(catalog.pgettext("button", "Close")),
+    ]
 
 
 def config(locales: t.Sequence[str], default: str) -> dict[str, t.Any]:
@@ -65,7 +69,7 @@ def config(locales: t.Sequence[str], default: str) -> dict[str, t.Any]:
     }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def labels_script(locale: str) -> str:
     """The labels of one more language, for ``/embed-labels.js?lang=``."""
     data = json.dumps(labels(locale), ensure_ascii=False, separators=(",", ":"))

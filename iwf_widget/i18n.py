@@ -13,6 +13,9 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
+from markupsafe import Markup
+
+from .bidi import isolate
 
 DOMAIN = "iwf_widget"
 LOCALES: tuple[str, ...] = tuple(
@@ -126,10 +129,16 @@ def negotiate(
 
 # The views put the request's translations on ``g``; the forms translate through them.
 def number(value: int | float) -> str:
-    """A number written the way the request's language writes it, by Babel's rules."""
+    """A number written the way the request's language writes it, by Babel's rules.
+
+    In right-to-left languages it is isolated (see :mod:`bidi`), so that "2,000"
+    or "2.048" keeps its groups in order in any sentence it is filled into.
+    """
     from flask import g
 
-    return format_decimal(value, locale=g.get("iwf_lang", "en"))
+    lang = g.get("iwf_lang", "en")
+    written = format_decimal(value, locale=lang)
+    return isolate(written) if lang in RTL else written
 
 
 def gettext(message: str, **variables: t.Any) -> str:
@@ -145,6 +154,35 @@ def ngettext(singular: str, plural: str, n: int, **variables: t.Any) -> str:
     text = g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n)
     variables.setdefault("num", number(n))
     return text % variables
+
+
+def gettext_markup(message: str, **variables: t.Any) -> Markup:
+    """For templates: the translation escaped, its variables escaped unless already markup.
+
+    So a template can fill in a value as ``bidi.ltr(number)``, and no
+    translation can add markup of its own.
+    """
+    from flask import g
+
+    text = Markup.escape(g.get("iwf_translations", NullTranslations()).gettext(message))
+    return text % variables if variables else text
+
+
+def ngettext_markup(singular: str, plural: str, n: int, **variables: t.Any) -> Markup:
+    """:func:`gettext_markup` for a plural string; ``num`` is ``n``, written as :func:`number` does."""
+    from flask import g
+
+    text = Markup.escape(g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n))
+    variables.setdefault("num", number(n))
+    return text % variables
+
+
+def pgettext_markup(context: str, message: str, **variables: t.Any) -> Markup:
+    """:func:`gettext_markup` for a string with a context (``msgctxt``): "Back" the button."""
+    from flask import g
+
+    text = Markup.escape(g.get("iwf_translations", NullTranslations()).pgettext(context, message))
+    return text % variables if variables else text
 
 
 def lazy_gettext(message: str) -> LazyProxy:

@@ -18,13 +18,14 @@ from flask import (
 )
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
 
-from . import embed, headers, i18n
+from . import bidi, embed, headers, i18n
 from .db import brief_error
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
 from .pages import SLOTS
 from .ratelimit import client_address
 from .reference import for_report
+from .report import DESCRIPTION_MAX, EMAIL_MAX, MAX_ADDRESSES
 from .submission import Accepted, Limited, Refusal, Refused, Replayed
 
 if t.TYPE_CHECKING:
@@ -34,6 +35,8 @@ if t.TYPE_CHECKING:
 MAX_BODY = 64 * 1024
 STEPS = ("scope", "report", "adult", "danger", "self", "other", "language")
 DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form", "iwf_widget.submit"})
+#: The report's limits, for the form's hints and its fields' maxlength.
+LIMITS = {"addresses": MAX_ADDRESSES, "description": DESCRIPTION_MAX, "email": EMAIL_MAX}
 
 log = logging.getLogger("iwf_widget")
 blueprint = Blueprint("iwf_widget", __name__, template_folder="templates")
@@ -100,8 +103,13 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
     lang = language()
     body = render_template(
         f"iwf_widget/{template}",
-        _=i18n.gettext,
-        ngettext=i18n.ngettext,
+        _=i18n.gettext_markup,
+        pgettext=i18n.pgettext_markup,
+        ngettext=i18n.ngettext_markup,
+        limits=LIMITS,
+        ltr=bidi.ltr,
+        isolate_runs=bidi.isolate_runs,
+        direction=i18n.direction,
         lang=lang,
         dir=i18n.direction(lang),
         settings=st.settings,
@@ -227,17 +235,24 @@ def _blank_refusal(reason: Refusal, token: str) -> tuple[bytes, int]:
 
 def _refusal_notice(reason: Refusal) -> str:
     if reason is Refusal.CROSS_SITE:
-        return gettext("This form can only be sent from its own page.")
+        # TRANSLATORS: The report was sent from another website's page, not from the form's own.
+        return gettext(
+            "This form can only be sent from its own page, so nothing was sent. "
+            "Open the form again and send your report from there."
+        )
     if reason is Refusal.TOKEN_EXPIRED:
+        # TRANSLATORS: A form is valid for two hours; the page shows it again, answers kept.
         return gettext(
             "This form was open for a long time, so we refreshed it. Your answers are still here: "
             "check them and press “Send report” again."
         )
     if reason is Refusal.TOO_FAST:
+        # TRANSLATORS: The form was sent within seconds of opening; the page shows it again, answers kept.
         return gettext(
-            "This form was sent very quickly, which is what automated programs do. "
+            "This form was sent very soon after it opened, and our safety checks need a few seconds. "
             "Your answers are still here: check them and press “Send report” again."
         )
+    # TRANSLATORS: The form's hidden security code was missing, wrong or already used.
     return gettext(
         "We could not check this form, so nothing was sent. Your answers are still here: "
         "check them and press “Send report” again."
@@ -245,6 +260,7 @@ def _refusal_notice(reason: Refusal) -> str:
 
 
 def _unsaved_notice() -> tuple[str, str]:
+    # TRANSLATORS: A fault on the server: the report could not be stored, and nothing was sent.
     return (
         gettext("Your report could not be saved"),
         gettext(
@@ -256,12 +272,14 @@ def _unsaved_notice() -> tuple[str, str]:
 
 def _wait_notice(retry_after: float) -> tuple[str, str]:
     minutes = max(1, math.ceil(retry_after / 60))
+    # TRANSLATORS: Too many reports in a short time (from one network, or to this partner).
     return (
-        gettext("Please wait before sending another report"),
+        gettext("Please wait before sending your report"),
+        # TRANSLATORS: %(num)s is a number of minutes, 1 or more.
         ngettext(
-            "Many reports were sent from this connection. "
+            "A lot of reports have arrived in a short time. "
             "Please wait %(num)s minute, then send your report again.",
-            "Many reports were sent from this connection. "
+            "A lot of reports have arrived in a short time. "
             "Please wait %(num)s minutes, then send your report again.",
             minutes,
         ),
@@ -358,6 +376,7 @@ def _too_large(error: HTTPException) -> tuple[str, int]:
     return _page(
         "problem.html",
         413,
+        # TRANSLATORS: Everything sent together is over the size the server accepts.
         title=gettext("Your report is too long"),
         message=gettext(
             "What you sent is too long for this form. Shorten the description and send it again."

@@ -14,7 +14,7 @@
   if (known && Object.getPrototypeOf(known) === Object.prototype && typeof known.scan === "function") return known.scan();
   // {d: default language, o: offered ones, r: right-to-left ones,
   //  s: {lang: [button and frame title, close]} for the default; others load on demand}
-  var CONFIG = /*@config*/{"d": "en", "o": ["en"], "r": [], "s": {"en": ["Report child sexual abuse imagery", "Close"]}}/*@*/;
+  var CONFIG = /*@config*/{"d": "en", "o": ["en"], "r": [], "s": {"en": ["Report child sexual abuse images", "Close"]}}/*@*/;
   var SANDBOX = "allow-forms allow-scripts allow-same-origin allow-top-navigation-by-user-activation";
   var CSS = ":where(.iwf-report-button){font:inherit;font-weight:700;min-block-size:2.75rem;" +
     "padding:.5em 1.2em;border:2px solid transparent;border-radius:6px;background:var(--iwf-accent,#0b5cad);color:#fff;cursor:pointer}" +

@@ -52,6 +52,18 @@ def test_hostile_addresses_are_refused(raw, kind):
     assert info.value.kind == kind
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "\u200ehttps://example.com/a\u200e",  # left-to-right marks, as an Arabic chat app shares a link
+        "\u2066https://example.com/a\u2069",  # isolates, as the widget's own right-to-left pages show one
+        " \u200f\u2068https://example.com/a\u2069 ",
+    ],
+)
+def test_bidi_marks_around_a_copied_address_are_dropped(raw):
+    assert normalize(raw) == "https://example.com/a"
+
+
 def test_international_domains_are_shown_readable():
     assert readable(normalize("https://bücher.example/x")) == "https://bücher.example/x"
 

@@ -9,12 +9,11 @@ import re
 import shutil
 import typing as t
 import urllib.request
-from pathlib import Path
 
 import pytest
-
 from support import browser as B
 from support.partner import partner_app
+
 from iwf_widget import embed, i18n
 
 STATIC = i18n.resource_dir("static")
@@ -59,7 +58,8 @@ def test_embed_js_carries_the_offered_languages_and_the_default_labels(make_app)
     assert config["o"] == ["fr", "ar", "en"]
     assert config["r"] == ["ar"]
     catalog = i18n.translations("fr")
-    assert config["s"] == {"fr": [catalog.gettext("Report child sexual abuse imagery"), catalog.gettext("Close")]}
+    labels = [catalog.gettext("Report child sexual abuse images"), catalog.pgettext("button", "Close")]
+    assert config["s"] == {"fr": labels}
     every = snippet_config(make_app().test_client().get("/report/embed.js").get_data(as_text=True))
     assert sorted(every["o"]) == sorted(i18n.LOCALES) and sorted(every["r"]) == ["ar", "ps", "ur"]
 
@@ -68,7 +68,7 @@ def test_other_languages_labels_load_from_the_widget_origin(make_app):
     client = make_app(IWF_WIDGET_LOCALES="fr,ar,en").test_client()
     res = client.get("/report/embed-labels.js?lang=ar")
     catalog = i18n.translations("ar")
-    expected = json.dumps([catalog.gettext("Report child sexual abuse imagery"), catalog.gettext("Close")],
+    expected = json.dumps([catalog.gettext("Report child sexual abuse images"), catalog.pgettext("button", "Close")],
                           ensure_ascii=False, separators=(",", ":"))
     assert res.get_data(as_text=True) == f'IWFReport.l("ar",{expected});\n'
     assert res.headers["Cross-Origin-Resource-Policy"] == "cross-origin"

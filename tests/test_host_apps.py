@@ -69,7 +69,9 @@ def host(tmp_path, keypair) -> t.Callable[..., Flask]:
     return build
 
 
-def check_widget_at_home(app: Flask, base_url: str = "http://localhost", prefix: str = "/report", **environ: t.Any) -> None:
+def check_widget_at_home(
+    app: Flask, base_url: str = "http://localhost", prefix: str = "/report", **environ: t.Any
+) -> None:
     """The form with the widget's headers, a report stored, and every refusal a page, not a 500."""
     client = app.test_client()
     kw = {"base_url": base_url, "environ_base": {"REMOTE_ADDR": CLIENT, **environ}}
@@ -108,7 +110,7 @@ def check_widget_at_home(app: Flask, base_url: str = "http://localhost", prefix:
         if limited.status_code != 200:
             break
     assert limited.status_code == 429
-    assert arabic("Please wait before sending another report") in limited.get_data(as_text=True)
+    assert arabic("Please wait before sending your report") in limited.get_data(as_text=True)
 
 
 def arabic(message: str) -> str:
@@ -209,7 +211,7 @@ def test_error_pages_are_localized_when_a_host_hook_aborts_before_the_widget(hos
     assert arabic("Your report is too long") in big.get_data(as_text=True)
     wait = client.post("/report/form?lang=ar", data={}, headers={"X-Host-Test": "too-many"})
     assert wait.status_code == 429 and wait.headers["Retry-After"]
-    assert arabic("Please wait before sending another report") in wait.get_data(as_text=True)
+    assert arabic("Please wait before sending your report") in wait.get_data(as_text=True)
     for kind, status in (("forbidden", 403), ("crash", 500)):
         page = client.get("/report/form?lang=ar", headers={"X-Host-Test": kind})
         assert page.status_code == status

@@ -24,11 +24,11 @@ import pytest
 from flask import Flask
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from nacl.public import PrivateKey, PublicKey, SealedBox
+from support.partner import SIGNING_KEY, partner_app, token_of, valid_answers
 from werkzeug.datastructures import MultiDict
 
-from support.partner import SIGNING_KEY, partner_app, token_of, valid_answers
 from iwf_widget import forms, protocol, views
-from iwf_widget.i18n import LOCALES, gettext, ngettext, number
+from iwf_widget.i18n import LOCALES, gettext, ngettext
 from iwf_widget.outbox import minute
 from iwf_widget.sealing import generate_keypair
 from iwf_widget.submission import Refusal
@@ -175,24 +175,35 @@ def localized(app: Flask, lang: str, key: str, args: dict[str, t.Any]) -> str:
         messages: dict[str, t.Callable[[], str]] = {
             "address": lambda: forms.address_message(args["kind"], args["line"]),
             "too_many_addresses": lambda: ngettext(
-                "Enter at most %(num)s address, one a line.", "Enter at most %(num)s addresses, one a line.", 10
+                "You can send up to %(num)s address at a time. Remove some, and send the others in another report.",
+                "You can send up to %(num)s addresses at a time. Remove some, and send the others in another report.",
+                10,
             ),
             "urls_required": lambda: gettext("Enter the web address where you saw the content."),
             "choose_kind": lambda: gettext("Choose what the content showed."),
             "choose_where": lambda: gettext("Choose where you saw it."),
             "invalid_choice": lambda: gettext("Choose one of the options shown."),
             "email_invalid": lambda: gettext("Enter an email address like name@example.com, or leave this empty."),
-            "email_too_long": lambda: gettext("This email address is too long."),
-            "description_too_long": lambda: gettext(
-                "Please shorten this to %(max)s characters.", max=number(forms.DESCRIPTION_MAX)
+            "email_too_long": lambda: ngettext(
+                "This email address is too long: it can have up to %(num)s character.",
+                "This email address is too long: it can have up to %(num)s characters.",
+                forms.EMAIL_MAX,
+            ),
+            "description_too_long": lambda: ngettext(
+                "Please shorten this to %(num)s character.",
+                "Please shorten this to %(num)s characters.",
+                forms.DESCRIPTION_MAX,
             ),
             "token_invalid": lambda: views._refusal_notice(Refusal.TOKEN_INVALID),
             "token_expired": lambda: views._refusal_notice(Refusal.TOKEN_EXPIRED),
             "token_too_fast": lambda: views._refusal_notice(Refusal.TOO_FAST),
-            "cross_site": lambda: gettext("This form can only be sent from its own page."),
+            "cross_site": lambda: views._refusal_notice(Refusal.CROSS_SITE),
             "too_large": lambda: gettext("Your report is too long"),
-            "rate_limited": lambda: gettext("Please wait before sending another report"),
-            "already_sent": lambda: gettext("This report had already been sent. It was received once, and counts once."),
+            "rate_limited": lambda: gettext("Please wait before sending your report"),
+            "already_sent": lambda: gettext(
+                "We had already received this report, so it was not sent a second time. "
+                "You do not need to send it again."
+            ),
             "form_title": lambda: gettext("Send report"),
         }
         return messages[key]()

@@ -4,10 +4,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from babel.messages.plurals import get_plural
+from babel.numbers import format_decimal
 
 from iwf_widget import i18n
 from iwf_widget.catalog_check import allowed_same
+from iwf_widget.report import DESCRIPTION_MAX
 
 TRANSLATIONS = i18n.TRANSLATIONS_DIR
 
@@ -106,23 +107,6 @@ def test_language_picker_names_each_language_in_itself(client):
     assert len(re.findall(r"hreflang=", page)) == 17
 
 
-@pytest.mark.parametrize(
-    "lang, n, word",
-    [
-        ("uk", 1, "хвилину"), ("uk", 21, "хвилину"), ("uk", 3, "хвилини"), ("uk", 5, "хвилин"), ("uk", 11, "хвилин"),
-        ("ar", 5, "دقائق"), ("ar", 11, "دقيقة"), ("ar", 2, "دقيقة"),
-        ("fr", 1, "minute,"), ("fr", 0, "minute,"), ("fr", 2, "minutes,"),
-        ("id", 1, "menit"), ("id", 5, "menit"),
-    ],
-)
-def test_plural_forms_follow_the_language(lang, n, word):
-    t = i18n.translations(lang)
-    singular = "Many reports were sent from this connection. Please wait %(num)s minute, then send your report again."
-    plural = "Many reports were sent from this connection. Please wait %(num)s minutes, then send your report again."
-    text = t.ngettext(singular, plural, n) % {"num": n}
-    assert f"{n} {word}" in text, text
-
-
 def test_a_missing_string_falls_back_to_the_named_language_not_english():
     wolof = i18n.translations("wo")
     french = i18n.translations("fr")
@@ -136,3 +120,18 @@ def test_addresses_are_typed_left_to_right_in_right_to_left_pages(client):
     page = client.get("/report/form?lang=ur&step=report").get_data(as_text=True)
     assert re.search(r'<textarea name="urls"[^>]*dir="ltr"', page)
     assert re.search(r'<input type="email"[^>]*dir="ltr"', page)
+
+
+@pytest.mark.parametrize("lang, isolated", [("ar", True), ("ur", True), ("fr", False)])
+def test_numbers_filled_into_right_to_left_sentences_are_isolated(submit, lang, isolated):
+    page = submit(lang, description="x" * (DESCRIPTION_MAX + 1)).get_data(as_text=True)
+    written = format_decimal(DESCRIPTION_MAX, locale=lang)
+    assert ("\u2066" + written + "\u2069" in page) is isolated
+    assert written in page
+
+
+def test_partner_help_text_keeps_its_numbers_and_addresses_in_order(make_app):
+    client = make_app(IWF_WIDGET_HELP_TEXT="خط المساعدة 0800 1111 أو https://help.example.org/ar.").test_client()
+    page = client.get("/report/form?lang=ar&step=adult").get_data(as_text=True)
+    assert ('<p class="iwf-partner-help" dir="auto">خط المساعدة <bdi dir="ltr">0800 1111</bdi> أو '
+            '<bdi dir="ltr">https://help.example.org/ar</bdi>.</p>') in page

@@ -79,7 +79,7 @@ def test_another_site_posting_answers_does_not_see_them_shown_in_the_form(client
     body = html.unescape(r.get_data(as_text=True))
     assert r.status_code == 400
     assert "planted" not in body, "a hostile page cannot pre-fill the form"
-    assert "Ce formulaire ne peut être envoyé que depuis sa propre page." in body
+    assert "Ce formulaire ne peut être envoyé que depuis sa propre page\u00a0: rien n'a donc été envoyé." in body
     assert token_of(body) != planted["iwf_token"]
     assert post(client, valid_answers(body), "fr").status_code == 200, "the form shown is a working one"
 
@@ -154,7 +154,7 @@ def test_a_form_first_served_too_recently_is_still_too_fast_after_a_re_render(ma
     again = post(client, valid_answers(mistake.get_data(as_text=True)))
     assert again.status_code == 200, "the first serve, 61 s ago, is what counts"
     fresh = post(client, valid_answers(form_page(client)))
-    assert fresh.status_code == 400 and "very quickly" in fresh.get_data(as_text=True)
+    assert fresh.status_code == 400 and "very soon after it opened" in fresh.get_data(as_text=True)
 
 
 def test_an_empty_form_sent_at_once_says_what_is_missing_not_that_it_was_too_quick(make_app, tmp_path):
@@ -164,11 +164,11 @@ def test_an_empty_form_sent_at_once_says_what_is_missing_not_that_it_was_too_qui
     body = sent.get_data(as_text=True)
     assert sent.status_code == 400
     assert 'id="urls-error"' in body and 'class="iwf-summary"' in body
-    assert "very quickly" not in body
+    assert "very soon after it opened" not in body
     assert stored(tmp_path) == []
     # Filled in and sent again at once, it is still too quick: the first serve counts.
     again = post(client, valid_answers(body))
-    assert again.status_code == 400 and "very quickly" in again.get_data(as_text=True)
+    assert again.status_code == 400 and "very soon after it opened" in again.get_data(as_text=True)
 
 
 # -- bounded work ------------------------------------------------------------------
@@ -291,7 +291,7 @@ def test_please_wait_shows_the_form_again_with_the_answers(make_app, tmp_path):
     body = r.get_data(as_text=True)
     assert 'lang="fr"' in body
     assert_answers_kept(body)
-    assert "Merci d'attendre avant d'envoyer un autre signalement" in html.unescape(body)
+    assert "Merci d'attendre avant d'envoyer votre signalement" in html.unescape(body)
     assert len(stored(tmp_path)) == 1
 
 

@@ -1,14 +1,15 @@
 """The report form end to end, in process: render, validate, seal, store once."""
 from __future__ import annotations
 
+import html
 import re
 import sqlite3
 import time
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
-
 from support.partner import SIGNING_KEY, token_of, valid_answers
+
 from iwf_widget.reference import is_valid
 from iwf_widget.sealing import unseal
 from iwf_widget.tokens import SALT
@@ -178,7 +179,7 @@ def test_too_fast_submission_is_refused_then_accepted_after_the_wait(make_app, t
     client = make_app(IWF_WIDGET_MIN_FILL_SECONDS="1").test_client()
     page = client.get("/report/form").get_data(as_text=True)
     r = client.post("/report/form", data=valid_answers(page))
-    assert r.status_code == 400 and "very quickly" in r.get_data(as_text=True)
+    assert r.status_code == 400 and "very soon after it opened" in r.get_data(as_text=True)
     assert outbox_rows(tmp_path) == []
     retry_page = r.get_data(as_text=True)
     time.sleep(1.1)
@@ -232,7 +233,9 @@ def test_errors_sit_next_to_their_fields_and_in_a_summary(client):
     body = client.post(
         "/report/form", data=valid_answers(page, urls="ftp://x.example/", content_kind="", contact_email="a@b")
     ).get_data(as_text=True)
-    assert re.search(r'<textarea[^>]*id="urls"[^>]*aria-describedby="urls-hint urls-error"[^>]*aria-invalid="true"', body)
+    assert re.search(
+        r'<textarea[^>]*id="urls"[^>]*aria-describedby="urls-hint urls-error"[^>]*aria-invalid="true"', body
+    )
     assert 'id="urls-error"' in body and 'id="content_kind-error"' in body and 'id="contact_email-error"' in body
     summary = re.search(r'<div class="iwf-summary" role="alert".*?</div>', body, re.S).group(0)
     assert summary.count("<li>") == 3
@@ -301,8 +304,8 @@ def test_each_step_can_be_reached_without_javascript(client):
 def test_emergency_number_and_help_text_come_from_the_partner(make_app):
     client = make_app(IWF_WIDGET_EMERGENCY_NUMBER="19", IWF_WIDGET_HELP_TEXT="Call Allo 2020 (free).").test_client()
     page = client.get("/report/form?step=danger").get_data(as_text=True)
-    assert "Call the police now on 19." in page
-    assert "Call Allo 2020 (free)." in page
+    assert 'Call the police now on <bdi dir="ltr">19</bdi>.' in page
+    assert '<p class="iwf-partner-help" dir="auto">Call Allo 2020 (free).</p>' in page
 
 
 def test_healthz_counts_reports_waiting(client, submit):
@@ -323,3 +326,33 @@ def test_behind_a_trusted_proxy_the_forwarded_host_counts_as_the_form_own(make_a
     untrusted = make_app().test_client()
     page = untrusted.get("/report/form").get_data(as_text=True)
     assert untrusted.post("/report/form", data=valid_answers(page), headers=headers).status_code == 400
+
+
+def test_the_form_states_the_limits_the_report_enforces(client):
+    from iwf_widget.report import DESCRIPTION_MAX, EMAIL_MAX, MAX_ADDRESSES
+
+    page = client.get("/report/form?step=report").get_data(as_text=True)
+    assert f"You can send up to {MAX_ADDRESSES} addresses, each on its own line." in page
+    assert re.search(rf'<textarea name="description"[^>]*maxlength="{DESCRIPTION_MAX}"', page)
+    assert re.search(rf'<input type="email"[^>]*maxlength="{EMAIL_MAX}"', page)
+    too_many = "\n".join(f"https://example.com/{n}" for n in range(MAX_ADDRESSES + 1))
+    body = client.post("/report/form", data=valid_answers(page, urls=too_many)).get_data(as_text=True)
+    assert f"You can send up to {MAX_ADDRESSES} addresses at a time." in body
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "fr", "ur"])
+def test_the_form_reassures_that_reporting_is_not_the_reporters_fault(client, submit, lang):
+    from iwf_widget import i18n
+
+    catalog = i18n.translations(lang)
+    fault = catalog.gettext(
+        "It is not your fault that you saw this, and you will not get in trouble for reporting it."
+    )
+    sextortion = catalog.gettext("This is not your fault, and you will not get in trouble for asking for help.")
+    scope = html.unescape(client.get(f"/report/form?lang={lang}").get_data(as_text=True))
+    assert fault in scope and sextortion in scope  # the scope step, and the advice for "threatened"
+    thanks = html.unescape(submit(lang).get_data(as_text=True))
+    assert catalog.gettext(
+        "You did the right thing by reporting it. Please do not go back to the images. "
+        "If what you saw has upset you, talk to someone you trust."
+    ) in thanks
