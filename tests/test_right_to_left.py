@@ -104,7 +104,10 @@ def send(page, urls: str, email: str = "", description: str = "") -> None:
     page.fill("#contact_email", email)
     # Set directly: the textarea's maxlength stops typing, not a value set by script.
     page.eval_on_selector("#description", "(box, text) => { box.value = text; }", description)
+    # The answer replaces <main>: wait for the new one, not for an error left from before.
+    page.eval_on_selector("main", "main => { main.iwfAnswered = true; }")
     page.click("button[type=submit]")
+    page.wait_for_function("() => !document.querySelector('main').iwfAnswered")
 
 
 @pytest.mark.parametrize("lang", RTL)
