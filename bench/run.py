@@ -161,7 +161,7 @@ class Server:
             stderr=subprocess.STDOUT,
         )
 
-    def start(self, path: str) -> "Server":
+    def start(self, path: str) -> Server:
         problem = wait_for(self.url + path, self.proc)
         if problem:
             self.stop()
@@ -422,10 +422,10 @@ def measure_drain(n: int) -> dict[str, t.Any]:
 def measure_e2e(folder: str, private: str, public: str, plan: Plan) -> dict[str, t.Any]:
     """Reports sent at a steady pace to a widget whose forwarder runs; time until the intake holds each."""
     import httpx
+    import load
     from drain import start_intake
     from itsdangerous import URLSafeTimedSerializer
 
-    import load
     from iwf_widget.tokens import SALT
 
     intake_port = free_port()
@@ -456,7 +456,7 @@ def measure_e2e(folder: str, private: str, public: str, plan: Plan) -> dict[str,
         try:
             with httpx.Client(base_url=widget.url, timeout=30) as client:
                 start = time.monotonic()
-                for i, (rid, body) in enumerate(zip(ids, bodies)):
+                for i, (rid, body) in enumerate(zip(ids, bodies, strict=True)):
                     pause = start + i / plan.e2e_rate - time.monotonic()
                     if pause > 0:
                         time.sleep(pause)
@@ -527,7 +527,6 @@ def measure_flood(folder: str, public: str, plan: Plan, client: str) -> dict[str
     """
     import flood
     import httpx
-
     import load
 
     os.makedirs(folder)

@@ -62,7 +62,7 @@ class GroupCommit(t.Generic[T, R]):
             results = self.write([e.item for e in batch])
             if len(results) != len(batch):
                 raise RuntimeError("a group write must give one result per item")
-            for e, result in zip(batch, results):
+            for e, result in zip(batch, results, strict=True):
                 e.result = result
         except BaseException as error:
             for e in batch:

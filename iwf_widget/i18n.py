@@ -19,7 +19,7 @@ from .bidi import isolate
 
 DOMAIN = "iwf_widget"
 LOCALES: tuple[str, ...] = tuple(
-    "ar en es fr hi id kk ln mn ms ne ps pt sw uk ur wo".split()
+    ["ar", "en", "es", "fr", "hi", "id", "kk", "ln", "mn", "ms", "ne", "ps", "pt", "sw", "uk", "ur", "wo"]
 )
 RTL = frozenset({"ar", "ps", "ur"})
 #: Where a language lacks a string, the language a reader most likely also reads.
@@ -45,7 +45,7 @@ def resource_dir(name: str) -> Path:
 TRANSLATIONS_DIR = resource_dir("translations")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def translations(locale: str) -> NullTranslations:
     """The compiled catalog for ``locale`` with its fallbacks, loaded once per process."""
     if locale == "en":
@@ -72,7 +72,7 @@ def direction(locale: str) -> str:
     return "rtl" if locale in RTL else "ltr"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def display_name(locale: str) -> str:
     """The language named in itself, for the picker."""
     try:
@@ -144,14 +144,14 @@ def number(value: int | float) -> str:
 def gettext(message: str, **variables: t.Any) -> str:
     from flask import g
 
-    text = g.get("iwf_translations", NullTranslations()).gettext(message)
+    text: str = g.get("iwf_translations", NullTranslations()).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: t.Any) -> str:
     from flask import g
 
-    text = g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n)
+    text: str = g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n)
     variables.setdefault("num", number(n))
     return text % variables
 

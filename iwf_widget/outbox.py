@@ -142,7 +142,7 @@ class _WriterQueue:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._fd: int | None = None
+        self._fd = -1  # opened on first use in each process
         self._pid: int | None = None
         # A file lock is held by an open file, not by a thread: threads take turns first.
         self._threads = threading.Lock()

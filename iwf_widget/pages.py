@@ -38,7 +38,7 @@ class Page:
         A slot given no value (or None) is left as it was rendered.
         """
         out = [self._text[0]]
-        for name, text in zip(self._slots, self._text[1:]):
+        for name, text in zip(self._slots, self._text[1:], strict=True):
             value = values.get(name)
             out.append(SLOTS[name].encode() if value is None else str(escape(value)).encode("utf-8"))
             out.append(text)

@@ -31,6 +31,12 @@ import time
 import typing as t
 from dataclasses import dataclass
 
+if t.TYPE_CHECKING:
+    from werkzeug.datastructures import Headers
+
+#: A request's or a response's headers: a plain mapping, or Werkzeug's (case-insensitive).
+HeaderLookup = t.Union[t.Mapping[str, str], "Headers"]
+
 VERSION = 1
 PATH = "/v1/reports"
 CONTENT_TYPE = "application/json"
@@ -114,12 +120,12 @@ def _mac(key: str, prefix: bytes, body: bytes) -> str:
 
 
 def _request_prefix(partner: str, timestamp: str) -> bytes:
-    return f"v1\n{partner}\n{timestamp}\n".encode("utf-8")
+    return f"v1\n{partner}\n{timestamp}\n".encode()
 
 
 def _response_prefix(partner: str, timestamp: str, request_signature: str) -> bytes:
     # Binding the answer to the request's signature stops an old answer being replayed.
-    return f"v1 response\n{partner}\n{timestamp}\n{request_signature}\n".encode("utf-8")
+    return f"v1 response\n{partner}\n{timestamp}\n{request_signature}\n".encode()
 
 
 def sign(key: str, partner: str, timestamp: int | str, body: bytes) -> str:
@@ -158,7 +164,7 @@ class Signed:
 
 
 def check_headers(
-    headers: t.Mapping[str, str], partners: t.Mapping[str, t.Sequence[str]], now: float | None = None
+    headers: HeaderLookup, partners: t.Mapping[str, t.Sequence[str]], now: float | None = None
 ) -> tuple[str, str, str, t.Sequence[str]]:
     """What can be checked before the body is read: partner known, timestamp fresh.
 
@@ -193,7 +199,7 @@ def _auth(message: str, cause: str) -> AuthError:
 
 
 def claimed(
-    headers: t.Mapping[str, str], partners: t.Mapping[str, t.Sequence[str]]
+    headers: HeaderLookup, partners: t.Mapping[str, t.Sequence[str]]
 ) -> tuple[str, str, t.Sequence[str]] | None:
     """``(partner, signature, keys)`` when a request names a partner and carries a
     well-formed signature, checked or not: enough to sign a refusal the partner can verify.
@@ -212,7 +218,7 @@ _NOBODYS_KEY = secrets.token_hex(32)
 
 
 def verify(
-    headers: t.Mapping[str, str],
+    headers: HeaderLookup,
     body: bytes,
     partners: t.Mapping[str, t.Sequence[str]],
     now: float | None = None,

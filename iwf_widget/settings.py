@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import builtins
 import os
 import re
 import typing as t
@@ -30,12 +31,6 @@ class ConfigError(RuntimeError):
     def __init__(self, key: str, problem: str) -> None:
         self.key = key
         super().__init__(f"{key}: {problem}")
-
-
-def outbox_url(config: t.Mapping[str, t.Any], instance_path: str) -> str:
-    """The outbox's URL alone (all ``iwf-widget migrate`` needs): the setting, or SQLite in the instance folder."""
-    url = Reader(config).str("OUTBOX_URL", default="")
-    return url or "sqlite:///" + os.path.join(instance_path, "iwf_widget_outbox.db")
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,7 @@ class Settings:
     extra: dict[str, t.Any] = field(default_factory=dict, compare=False)
 
     @classmethod
-    def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> "Settings":
+    def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> Settings:
         """Build from ``app.config`` or ``os.environ``; raise one ConfigError naming the key.
 
         ``sealing=False`` is for forwarding alone, which sends what is already sealed:
@@ -149,6 +144,8 @@ def database_url(key: str, url: str) -> None:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    backend: str | None
+    driver: str | None
     try:
         parsed = make_url(url)
         backend, driver = parsed.get_backend_name(), parsed.drivername
@@ -187,13 +184,13 @@ class Reader:
             return default
         return value
 
-    def str(self, key: str, default: t.Any = None) -> str:
+    def str(self, key: builtins.str, default: t.Any = None) -> builtins.str:
         value = self.raw(key, _REQUIRED if default is None else default)
         if not isinstance(value, str):
             raise ConfigError(self.prefix + key, "must be a string")
         return value.strip()
 
-    def list(self, key: str, default: t.Any = None) -> list[str]:
+    def list(self, key: builtins.str, default: t.Any = None) -> list[builtins.str]:
         value = self.raw(key, _REQUIRED if default is None else default)
         if isinstance(value, str):
             items = value.split(",")
@@ -209,7 +206,7 @@ class Reader:
                 out.append(item.strip())
         return out
 
-    def number(self, key: str, default: float, low: float, high: float) -> float:
+    def number(self, key: builtins.str, default: float, low: float, high: float) -> float:
         value = self.raw(key, default)
         try:
             number = float(value)
@@ -219,7 +216,7 @@ class Reader:
             raise ConfigError(self.prefix + key, f"must be between {low:g} and {high:g}")
         return number
 
-    def integer(self, key: str, default: int, low: int, high: int) -> int:
+    def integer(self, key: builtins.str, default: int, low: int, high: int) -> int:
         value = self.raw(key, default)
         try:
             number = int(value)
@@ -229,7 +226,7 @@ class Reader:
             raise ConfigError(self.prefix + key, f"must be between {low} and {high}")
         return number
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: bool) -> bool:
         value = self.raw(key, default)
         if isinstance(value, bool):
             return value
@@ -240,7 +237,7 @@ class Reader:
             return False
         raise ConfigError(self.prefix + key, f"{value!r} is not on or off")
 
-    def rate(self, key: str, default: str) -> str | None:
+    def rate(self, key: builtins.str, default: builtins.str) -> builtins.str | None:
         """Limits in the ``limits`` notation, ``10/hour;30/day``; None for ``off``."""
         value = self.str(key, default=default)
         if value.lower() == "off":
@@ -250,7 +247,7 @@ class Reader:
                 raise ConfigError(self.prefix + key, f"{part!r} is not like '10/hour' (or 'off')")
         return value
 
-    def redis(self, key: str) -> str | None:
+    def redis(self, key: builtins.str) -> builtins.str | None:
         """A ``redis://`` or ``rediss://`` URL, or None when unset (state stays in this process)."""
         value = self.str(key, default="")
         if not value:
@@ -260,14 +257,14 @@ class Reader:
             raise ConfigError(self.prefix + key, "must be a URL like redis://127.0.0.1:6379/0 (or rediss:// for TLS)")
         return value
 
-    def url(self, key: str, default: t.Any = None) -> str:
+    def url(self, key: builtins.str, default: t.Any = None) -> builtins.str:
         value = self.str(key, default)
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError(self.prefix + key, f"{value!r} is not an http(s) URL")
         return value
 
-    def key(self, key: str) -> bytes:
+    def key(self, key: builtins.str) -> bytes:
         value = self.str(key)
         try:
             raw = base64.b64decode(value, validate=True)
@@ -287,19 +284,10 @@ _REQUIRED = object()
 #: Keys read through :class:`Reader` are added as they are read (:data:`READ_KEYS`).
 KNOWN_KEYS = frozenset(
     PREFIX + k
-    for k in (
-        "PARTNER_ID INTAKE_URL SIGNING_KEY INTAKE_PUBLIC_KEY OUTBOX_URL ALLOWED_ORIGINS LOCALES"
-        " DEFAULT_LOCALE EXIT_URL MIN_FILL_SECONDS RATE_LIMIT TOKEN_MAX_AGE EMERGENCY_NUMBER HELP_TEXT"
-        " PARTNER_RATE_LIMIT TRUSTED_PROXIES IPV6_PREFIX WORK_DIFFICULTY REDIS_URL REDIS_PERSISTENCE_OK FORWARDER FORWARD_INTERVAL"
-        " BATCH_SIZE FORWARD_TIMEOUT BACKOFF_BASE BACKOFF_MAX INSTANCE TRANSLATIONS_DIR STATUS_DAYS"
-        " METRICS_TOKEN PARTNERS_FILE"
-    ).split()
+    for k in ["PARTNER_ID", "INTAKE_URL", "SIGNING_KEY", "INTAKE_PUBLIC_KEY", "OUTBOX_URL", "ALLOWED_ORIGINS", "LOCALES", "DEFAULT_LOCALE", "EXIT_URL", "MIN_FILL_SECONDS", "RATE_LIMIT", "TOKEN_MAX_AGE", "EMERGENCY_NUMBER", "HELP_TEXT", "PARTNER_RATE_LIMIT", "TRUSTED_PROXIES", "IPV6_PREFIX", "WORK_DIFFICULTY", "REDIS_URL", "REDIS_PERSISTENCE_OK", "FORWARDER", "FORWARD_INTERVAL", "BATCH_SIZE", "FORWARD_TIMEOUT", "BACKOFF_BASE", "BACKOFF_MAX", "INSTANCE", "TRANSLATIONS_DIR", "STATUS_DAYS", "METRICS_TOKEN", "PARTNERS_FILE"]
 ) | frozenset(
     "IWF_INTAKE_" + k
-    for k in (
-        "DB_URL PRIVATE_KEY PARTNERS MAX_BODY MAX_REPORTS MAX_INFLIGHT MAX_INFLIGHT_PER_PARTNER"
-        " PARTNER_RATE_LIMIT METRICS_TOKEN"
-    ).split()
+    for k in ["DB_URL", "PRIVATE_KEY", "PARTNERS", "MAX_BODY", "MAX_REPORTS", "MAX_INFLIGHT", "MAX_INFLIGHT_PER_PARTNER", "PARTNER_RATE_LIMIT", "METRICS_TOKEN"]
 )
 READ_KEYS: set[str] = set()
 _WARNED: set[str] = set()

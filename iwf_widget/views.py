@@ -43,7 +43,8 @@ blueprint = Blueprint("iwf_widget", __name__, template_folder="templates")
 
 
 def state() -> WidgetState:
-    return current_app.extensions["iwf_widget"]
+    widget: WidgetState = current_app.extensions["iwf_widget"]
+    return widget
 
 
 @blueprint.before_request
@@ -61,7 +62,7 @@ def language() -> str:
     Lazily, because an error page may be rendered before ``_prepare`` ran: a host
     app's ``before_request`` (a limiter, a body read past the size limit) that aborts.
     """
-    lang = g.get("iwf_lang")
+    lang: str | None = g.get("iwf_lang")
     if lang is None:
         settings = state().settings
         lang = g.iwf_lang = i18n.negotiate(
@@ -311,7 +312,8 @@ def embed_js() -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = 3600
     response.set_etag(snippet.etag)
-    return response.make_conditional(request)
+    response.make_conditional(request)
+    return response
 
 
 @blueprint.get("/embed-labels.js")

@@ -16,7 +16,7 @@ import json
 import threading
 import time
 
-import altcha
+from altcha.v1 import ChallengeOptions, create_challenge, extract_params, verify_solution
 
 BASE_MAX_NUMBER = 20_000
 MAX_FACTOR = 32
@@ -60,12 +60,13 @@ class ProofOfWork:
         if not self.enabled:
             return None
         expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.lifetime)
-        ch = altcha.create_challenge_v1(
+        options = ChallengeOptions(
             hmac_key=self.key,
             max_number=self.difficulty(),
             expires=expires,
             params={"t": _bind(token)},
         )
+        ch = create_challenge(options)
         return json.dumps(ch.to_dict(), separators=(",", ":"))
 
     def verify(self, payload: str | None, token: str) -> bool:
@@ -73,14 +74,14 @@ class ProofOfWork:
         if not self.enabled or not isinstance(payload, str) or not payload or len(payload) > 2048:
             return False
         try:
-            ok, _ = altcha.verify_solution_v1(payload, self.key, check_expires=True)
+            ok, _ = verify_solution(payload, self.key, check_expires=True)
             if not ok:
                 return False
             data = json.loads(base64.b64decode(payload))
-            params = altcha.extract_params_v1(data)
+            params = extract_params(data)
         except Exception:  # whatever a hostile payload provokes (deep JSON, odd types): no work
             return False
-        return params.get("t") == [_bind(token)]
+        return bool(params.get("t") == [_bind(token)])
 
 
 def _bind(token: str) -> str:

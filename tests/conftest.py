@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-
-from iwf_widget.sealing import generate_keypair
 from support.browser import CHROMIUM, in_ci, launch
 
 # Also re-exported for tests that still write ``from conftest import ...``:
@@ -16,6 +14,7 @@ from support.browser import CHROMIUM, in_ci, launch
 from support.partner import SIGNING_KEY, answers, partner_app, token_of, valid_answers  # noqa: F401
 from support.venvs import clean_venv  # noqa: F401
 
+from iwf_widget.sealing import generate_keypair
 
 #: Markers given by the fixtures a test uses (directly or through other fixtures),
 #: so that a new test is marked without writing the marker itself.

@@ -9,8 +9,8 @@ import sqlite3
 import time
 
 import altcha
-
 from support.partner import valid_answers
+
 from iwf_widget.ratelimit import ClientKeys, client_address
 from iwf_widget.work import CALM_PER_MINUTE, ProofOfWork
 

@@ -39,7 +39,7 @@ def test_the_quick_benchmark_prints_every_figure():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert FIGURES <= figures.keys()
+    assert figures.keys() >= FIGURES
     assert all(isinstance(figures[k], (int, float)) and figures[k] > 0 for k in FIGURES)
     assert figures["form_page_third_party_requests"] == 0
     assert figures["submit_durable_check"] is True

@@ -12,7 +12,6 @@ import time
 
 import httpx
 import pytest
-
 from support.procs import Proc, wait_until
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from support.venvs import clean_venv
 from support.ports import free_port
+from support.venvs import clean_venv
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = "https://github.com/iwf-widget/iwf-widget"

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from support.browser import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]

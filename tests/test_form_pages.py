@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import pytest
+from support.partner import valid_answers
 
 from iwf_widget import ReportWidget, views
-from iwf_widget.reference import for_report
-from support.partner import valid_answers
 from iwf_widget.pages import Pages
+from iwf_widget.reference import for_report
 
 
 def fresh_render(app, url: str) -> str:
@@ -36,7 +36,7 @@ def test_a_cached_page_is_the_rendered_page(app, client, monkeypatch):
     state = ReportWidget.state(app)
     monkeypatch.setattr(state.signer, "issue", lambda lang: f"the.token-for_{lang}")
     # Characters that must be escaped in the attribute, as the template escapes them.
-    monkeypatch.setattr(state.work, "challenge", lambda token: '{"t":"%s","x":"<&\'>"}' % token)
+    monkeypatch.setattr(state.work, "challenge", lambda token: f'{{"t":"{token}","x":"<&\'>"}}')
     for _ in range(2):  # rendered into the cache, then from it
         for url in URLS:
             expected = fresh_render(app, url)

@@ -9,14 +9,13 @@ import sys
 import threading
 
 import pytest
+from support.procs import PARTNER, System, wait_until
 
 from iwf_widget.forwarder import Forwarder
 from iwf_widget.outbox import Outbox
 from iwf_widget.outbox import reports as outbox_reports
 from iwf_widget.sealing import Sealer
 from iwf_widget.settings import Settings
-
-from support.procs import PARTNER, System, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +131,7 @@ def test_intake_busy_with_retry_after_loses_nothing_and_is_not_hurried(system):
         system.submit(f"https://example.com/busy/{i}")
     assert wait_until(lambda: len([b for b in system.batches() if b["phase"] == "received"]) >= 3, timeout=15)
     times = [b["t"] for b in system.batches() if b["phase"] == "received"]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
     assert min(gaps) >= 0.95, f"came back sooner than Retry-After: {gaps}"
     assert system.health()["outbox_pending"] == 3
 

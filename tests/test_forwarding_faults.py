@@ -10,7 +10,6 @@ the operator's view (``iwf-widget outbox``, health, logs) names the cause.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -24,7 +23,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from support.procs import PARTNER, System, wait_until
 from test_forwarding import fill_outbox, sends_per_id
 

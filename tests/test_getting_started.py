@@ -22,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from support.docblocks import ROOT, Block, blocks, section
 from support.ports import free_port
 from support.procs import Proc, wait_until
@@ -120,7 +119,7 @@ def test_getting_started_takes_a_partner_from_nothing_to_a_report_at_the_intake(
     shell = [b for b in blocks(GUIDE) if b.lang == "sh"]
     assert len(shell) >= 8, "the guide's steps"
     reference = None
-    for n, block in enumerate(shell):
+    for block in shell:
         server = server_of(block)
         if server:
             reader.start(block, server)

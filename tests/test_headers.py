@@ -5,7 +5,6 @@ import re
 import typing as t
 
 import pytest
-
 from support.partner import valid_answers
 
 PARTNER_ORIGINS = ["https://partner.example", "https://www.partner.example:8443"]

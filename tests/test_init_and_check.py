@@ -12,9 +12,9 @@ import typing as t
 from pathlib import Path
 
 import pytest
-
 from support.ports import free_port
 from support.procs import ROOT, Proc, wait_until
+
 from iwf_widget.sealing import generate_keypair
 
 pytestmark = pytest.mark.slow

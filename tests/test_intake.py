@@ -16,11 +16,10 @@ import time
 
 import httpx
 import pytest
+from support.procs import KEY, PARTNER, System
 
 from iwf_widget import protocol
 from iwf_widget.sealing import Sealer, generate_keypair
-
-from support.procs import KEY, PARTNER, System
 
 OTHER = "other-partner"
 OTHER_KEY = "other-key-0123456789abcdef"

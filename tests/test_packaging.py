@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from support.venvs import clean_venv
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from support.docblocks import ROOT, Block, all_docs, blocks, commands, required_settings, section
 from support.ports import free_port
 from support.procs import Proc

@@ -13,7 +13,6 @@ import time
 
 import pytest
 import sqlalchemy as sa
-
 from support.procs import wait_until
 from support.servers import (
     REFERENCE,

@@ -12,7 +12,6 @@ import os
 import typing as t
 from dataclasses import dataclass
 
-
 from .. import protocol
 from ..settings import ConfigError, Reader, database_url
 
@@ -42,7 +41,7 @@ class IntakeSettings:
     partner_rate_limit: str | None = DEFAULT_PARTNER_RATE_LIMIT
 
     @classmethod
-    def from_mapping(cls, config: t.Mapping[str, t.Any]) -> "IntakeSettings":
+    def from_mapping(cls, config: t.Mapping[str, t.Any]) -> IntakeSettings:
         private_keys = _private_keys(config)
         r = Reader(config, PREFIX)
         return cls(
@@ -104,7 +103,7 @@ def _partners(config: t.Mapping[str, t.Any]) -> dict[str, tuple[str, ...]]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
             raise ConfigError(key, f"is not valid JSON ({e.msg} at position {e.pos})") from None
     if not isinstance(value, t.Mapping) or not value:
         raise ConfigError(key, 'must map partner ids to key lists: {"partner-id": ["signing key", ...]}')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import typing as t
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
@@ -159,4 +159,4 @@ def _row(r: Report, received: int, adjusted: bool = False) -> dict[str, t.Any]:
 
 
 def iso(epoch: int) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

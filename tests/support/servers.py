@@ -272,7 +272,7 @@ class Deployment:
 
     def start_forwarders(self, n: int, **env: str) -> None:
         """``n`` ``iwf-widget forward --loop`` processes on the same outbox."""
-        for i in range(n):
+        for _ in range(n):
             log = open(self.tmp / f"forwarder{len(self.forwarders)}.log", "ab")
             self._logs.append(log)
             self.forwarders.append(subprocess.Popen(

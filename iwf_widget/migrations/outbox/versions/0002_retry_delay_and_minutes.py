@@ -45,13 +45,13 @@ def upgrade() -> None:
         if due != row.next_attempt_at or lease != row.lease_until:
             conn.execute(outbox.update().where(outbox.c.id == row.id).values(next_attempt_at=due, lease_until=lease))
     tokens = sa.table("iwf_spent_tokens", sa.column("nonce", sa.String), sa.column("expires", sa.Float))
-    for row in conn.execute(sa.select(tokens.c.nonce, tokens.c.expires)).all():
-        if _up(row.expires) != row.expires:
-            conn.execute(tokens.update().where(tokens.c.nonce == row.nonce).values(expires=_up(row.expires)))
+    for spent in conn.execute(sa.select(tokens.c.nonce, tokens.c.expires)).all():
+        if _up(spent.expires) != spent.expires:
+            conn.execute(tokens.update().where(tokens.c.nonce == spent.nonce).values(expires=_up(spent.expires)))
     state = sa.table("iwf_forward_state", sa.column("name", sa.String), sa.column("value", sa.Float))
-    for row in conn.execute(sa.select(state.c.name, state.c.value)).all():
-        if _down(row.value) != row.value:
-            conn.execute(state.update().where(state.c.name == row.name).values(value=_down(row.value)))
+    for entry in conn.execute(sa.select(state.c.name, state.c.value)).all():
+        if _down(entry.value) != entry.value:
+            conn.execute(state.update().where(state.c.name == entry.name).values(value=_down(entry.value)))
 
 
 def downgrade() -> None:
