@@ -1,8 +1,9 @@
 """The widget and the ceiling as WSGI apps for ``bench/run.py``, configured from the environment.
 
-    gunicorn --pythonpath bench 'apps:widget()'   # IWF_WIDGET_* variables, as for `iwf-widget serve`
-    gunicorn --pythonpath bench 'apps:ceiling()'  # IWF_BENCH_PAGE: the file it serves
+gunicorn --pythonpath bench 'apps:widget()'   # IWF_WIDGET_* variables, as for `iwf-widget serve`
+gunicorn --pythonpath bench 'apps:ceiling()'  # IWF_BENCH_PAGE: the file it serves
 """
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ workers as the widget, to show what the widget costs compared with it.
 
     gunicorn --pythonpath bench 'baseline_app:create_app()'
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,7 @@ class ReportForm(FlaskForm):
     description = TextAreaField(
         _l("Anything else that helps us find it (optional)"), validators=[Optional(), Length(max=2000)]
     )
-    contact_email = StringField(
-        _l("Your email address (optional)"), validators=[Optional(), Length(max=254), Email()]
-    )
+    contact_email = StringField(_l("Your email address (optional)"), validators=[Optional(), Length(max=254), Email()])
     homepage = StringField(_l("Leave this field empty"))
 
 

@@ -8,6 +8,7 @@ every report exactly once, and prints reports per second.
     python bench/drain.py                 # 10,000 reports
     python bench/drain.py --n 2000 --json # the last line is one JSON object
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,17 +50,31 @@ def fill(outbox: Outbox, public_key: str, n: int) -> None:
     for i in range(n):
         rid = f"{i:032x}"
         report = {
-            "v": 1, "id": rid, "partner": PARTNER, "locale": rng.choice(["en", "fr", "ar", "sw"]),
+            "v": 1,
+            "id": rid,
+            "partner": PARTNER,
+            "locale": rng.choice(["en", "fr", "ar", "sw"]),
             "created": created,
-            "urls": [f"https://images.example.com/gallery/{i}/{k}.html?page={rng.randint(1, 99)}"
-                     for k in range(rng.randint(1, 3))],
+            "urls": [
+                f"https://images.example.com/gallery/{i}/{k}.html?page={rng.randint(1, 99)}"
+                for k in range(rng.randint(1, 3))
+            ],
             "content_kind": rng.choice(["images", "videos", "generated", "unsure"]),
             "where_seen": rng.choice(["website", "social", "forum", "search", "other"]),
             "description": "Seen in a forum thread linked from a chat group." if i % 3 == 0 else "",
             "contact_email": "",
         }
-        rows.append({"id": rid, "partner": PARTNER, "created": created, "sealed": sealer.seal(report),
-                     "state": "pending", "attempts": 0, "next_attempt_at": 0.0})
+        rows.append(
+            {
+                "id": rid,
+                "partner": PARTNER,
+                "created": created,
+                "sealed": sealer.seal(report),
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": 0.0,
+            }
+        )
         if len(rows) == 1000:
             _insert(outbox, rows)
             rows = []
@@ -81,9 +96,21 @@ def start_intake(folder: str, private_key: str, port: int, threads: int) -> subp
     }
     log = open(os.path.join(folder, "intake.log"), "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "iwf_widget.cli", "intake", "--host", "127.0.0.1", "--port", str(port),
-         "--threads", str(threads)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "iwf_widget.cli",
+            "intake",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--threads",
+            str(threads),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     end = time.monotonic() + 30
     while time.monotonic() < end:
@@ -146,21 +173,27 @@ def main() -> None:
 
     rate = args.n / seconds if seconds else float("inf")
     print(f"filled an outbox with {args.n} sealed reports in {filled:.1f} s")
-    print(f"drained {args.n} reports in {seconds:.2f} s: {rate:,.0f} reports/s "
-          f"(batches of {settings.batch_size}, {errors} failed requests)")
+    print(
+        f"drained {args.n} reports in {seconds:.2f} s: {rate:,.0f} reports/s "
+        f"(batches of {settings.batch_size}, {errors} failed requests)"
+    )
     print(f"intake holds {held} ({distinct} distinct); outbox left {left}")
     ok = held == distinct == args.n and left == 0
     if not ok:
         print("MISMATCH: the intake should hold every report exactly once and the outbox be empty")
     if args.json:
-        print(json.dumps({
-            "drain_reports": args.n,
-            "drain_seconds": round(seconds, 3),
-            "drain_reports_per_s": round(rate, 1),
-            "drain_batch_size": settings.batch_size,
-            "drain_failed_requests": errors,
-            "drain_exactly_once": ok,
-        }))
+        print(
+            json.dumps(
+                {
+                    "drain_reports": args.n,
+                    "drain_seconds": round(seconds, 3),
+                    "drain_reports_per_s": round(rate, 1),
+                    "drain_batch_size": settings.batch_size,
+                    "drain_failed_requests": errors,
+                    "drain_exactly_once": ok,
+                }
+            )
+        )
     sys.exit(0 if ok else 1)
 
 

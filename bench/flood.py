@@ -8,6 +8,7 @@ proxy) as fast as it can, while a steady stream of real submissions, each with a
 valid token and a solved proof-of-work, from addresses of their own, is timed.
 Every real one must be accepted: refusing junk must cost no one their report.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -88,8 +89,12 @@ def run(url: str, real_bodies: t.Sequence[str], seconds: float, connections: int
         stop.set()
         real.join()
     junk = load.Result(
-        parts[0].client, sum(p.requests for p in parts), sum(p.seconds for p in parts),
-        statistics.median(p.p50_ms for p in parts), max(p.p99_ms for p in parts), sum(p.errors for p in parts),
+        parts[0].client,
+        sum(p.requests for p in parts),
+        sum(p.seconds for p in parts),
+        statistics.median(p.p50_ms for p in parts),
+        max(p.p99_ms for p in parts),
+        sum(p.errors for p in parts),
     )
     return Flood(junk, min(junk.requests, JUNK_CLIENTS), sent[0], accepted[0], latencies, refusals)
 
@@ -112,12 +117,16 @@ def _real(
 
     def one(http: httpx.Client, i: int, body: str) -> None:
         begin = time.perf_counter()
-        answer = http.post(url, content=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Origin": origin,
-            "Sec-Fetch-Site": "same-origin",
-            "X-Forwarded-For": f"198.51.{100 + (i >> 8) % 16}.{i & 255}",
-        })
+        answer = http.post(
+            url,
+            content=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Origin": origin,
+                "Sec-Fetch-Site": "same-origin",
+                "X-Forwarded-For": f"198.51.{100 + (i >> 8) % 16}.{i & 255}",
+            },
+        )
         elapsed = (time.perf_counter() - begin) * 1000
         with lock:
             latencies.append(elapsed)
@@ -153,13 +162,27 @@ def _notice(page: str) -> str:
 def _junk(url: str, seconds: float, connections: int, client: str) -> load.Result:
     if client == "wrk" and shutil.which("wrk"):
         command = [
-            "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", os.path.join(HERE, "flood.lua"), url, "--", str(JUNK_CLIENTS), JUNK_ORIGIN,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            os.path.join(HERE, "flood.lua"),
+            url,
+            "--",
+            str(JUNK_CLIENTS),
+            JUNK_ORIGIN,
         ]
         out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         data = json.loads(out.strip().splitlines()[-1])
         return load.Result(
-            "wrk", data["requests"], data["duration_us"] / 1e6, data["p50_us"] / 1000, data["p99_us"] / 1000,
+            "wrk",
+            data["requests"],
+            data["duration_us"] / 1e6,
+            data["p50_us"] / 1000,
+            data["p99_us"] / 1000,
             data["non2xx"] + data["socket_errors"],
         )
     return asyncio.run(_python_junk(url, seconds, connections))

@@ -5,6 +5,7 @@ so it measures the server; the Python client is the fallback, and on a small
 machine it takes CPU from the server it measures (its figures are then lower
 bounds, and the result says which client made them).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -84,8 +85,15 @@ def harvest_form(page: str) -> tuple[str, str] | None:
 
 def _wrk(url: str, seconds: float, connections: int, bodies: str | None, harvest: str | None) -> Result:
     command = [
-        "wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-        "-s", os.path.join(HERE, "wrk.lua"), url,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        os.path.join(HERE, "wrk.lua"),
+        url,
     ]
     if bodies:
         command += ["--", "post", bodies]

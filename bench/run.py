@@ -14,6 +14,7 @@ It needs the ``bench`` extra (``pip install '.[bench]'``: gunicorn, Flask-WTF,
 Flask-Babel) and installs it into the running environment when it is missing,
 unless ``--no-install``. See docs/PERFORMANCE.md for what each figure means.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,12 +77,26 @@ class Plan:
 
 
 QUICK = Plan(
-    get_seconds=3, warmup_seconds=2, submit_seconds=3, connections=16, drain_reports=3000,
-    e2e_reports=100, e2e_rate=25.0, raw_seconds=1.5, runs=1,
+    get_seconds=3,
+    warmup_seconds=2,
+    submit_seconds=3,
+    connections=16,
+    drain_reports=3000,
+    e2e_reports=100,
+    e2e_rate=25.0,
+    raw_seconds=1.5,
+    runs=1,
 )
 FULL = Plan(
-    get_seconds=10, warmup_seconds=4, submit_seconds=10, connections=16, drain_reports=10_000,
-    e2e_reports=600, e2e_rate=40.0, raw_seconds=5.0, runs=3,
+    get_seconds=10,
+    warmup_seconds=4,
+    submit_seconds=10,
+    connections=16,
+    drain_reports=10_000,
+    e2e_reports=600,
+    e2e_rate=40.0,
+    raw_seconds=5.0,
+    runs=3,
 )
 
 
@@ -151,10 +166,26 @@ class Server:
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "gunicorn",
-                "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
-                "--bind", f"127.0.0.1:{self.port}", "--chdir", folder, "--pythonpath", HERE,
-                "--graceful-timeout", "5", "--log-level", "warning", app,
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--workers",
+                str(WORKERS),
+                "--worker-class",
+                "gthread",
+                "--threads",
+                str(THREADS),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--chdir",
+                folder,
+                "--pythonpath",
+                HERE,
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+                app,
             ],
             env={**os.environ, **env},
             stdout=self._log,
@@ -411,7 +442,9 @@ def raw_insert_rate(folder: str, seconds: float) -> float:
 def measure_drain(n: int) -> dict[str, t.Any]:
     done = subprocess.run(
         [sys.executable, os.path.join(HERE, "drain.py"), "--n", str(n), "--json"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
@@ -700,8 +733,10 @@ def table(result: dict[str, t.Any]) -> str:
     spread = result.get("spread", {})
     for key, label, unit in ROWS:
         value = result.get(key)
-        shown = f"{value:,.2f}" if isinstance(value, float) and abs(value) < 10 else (
-            f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
+        shown = (
+            f"{value:,.2f}"
+            if isinstance(value, float) and abs(value) < 10
+            else (f"{value:,.0f}" if isinstance(value, (int, float)) else str(value))
         )
         extra = ""
         if key in spread:

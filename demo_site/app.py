@@ -8,6 +8,7 @@ alone against a widget you already serve::
 
 ``iwf-widget demo`` runs it together with the widget and a reference intake.
 """
+
 from iwf_widget.demo import create_app
 
 __all__ = ["create_app"]

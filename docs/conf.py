@@ -1,4 +1,5 @@
 """Sphinx configuration: the README, docs/*.md and the API reference, Furo theme."""
+
 from __future__ import annotations
 
 import iwf_widget

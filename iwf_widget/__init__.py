@@ -1,4 +1,5 @@
 """iwf-widget: an embeddable, anonymous form for reporting child sexual abuse imagery online."""
+
 from __future__ import annotations
 
 import typing as t

@@ -5,6 +5,7 @@ is refused: other schemes, control characters, bidi overrides (which make an
 address read differently from what it is), malformed hosts. International
 domain names are stored as punycode, the form a browser actually requests.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -65,7 +66,7 @@ def normalize(raw: str) -> str:
         raise AddressError("invalid")
     scheme = _SCHEME.match(text)
     if scheme and scheme.group(1).lower() not in ("http", "https"):
-        if not re.match(r"^\d+(/|$)", text[scheme.end():]):
+        if not re.match(r"^\d+(/|$)", text[scheme.end() :]):
             raise AddressError("scheme")
         scheme = None  # "example.com:8080/x": a host and port, not a scheme
     if scheme is None:

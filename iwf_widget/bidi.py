@@ -14,6 +14,7 @@ is cleaned of them (:func:`iwf_widget.report.clean_text`), and an address or
 an email address copied with marks or isolates around it is taken without them
 (:func:`strip_edge_marks`).
 """
+
 from __future__ import annotations
 
 import re

@@ -12,6 +12,7 @@ isolates, and in right-to-left languages every address, email address or
 grouped number of a translation isolated (see :mod:`iwf_widget.bidi`); and the
 template holds exactly the strings the source code marks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -167,10 +168,14 @@ def check_template(root: Path, template: Catalog) -> list[str]:
     ):
         marked.add((message if isinstance(message, str) else message[0], context))
     in_template = {_key(m) for m in template if m.id}
-    problems = [f"template: {_shown(m)} is marked in the code but not extracted (run scripts/i18n extract)"
-                for m in sorted(marked - in_template, key=str)]
-    problems += [f"template: {_shown(m)} is no longer in the code (run scripts/i18n extract)"
-                 for m in sorted(in_template - marked, key=str)]
+    problems = [
+        f"template: {_shown(m)} is marked in the code but not extracted (run scripts/i18n extract)"
+        for m in sorted(marked - in_template, key=str)
+    ]
+    problems += [
+        f"template: {_shown(m)} is no longer in the code (run scripts/i18n extract)"
+        for m in sorted(in_template - marked, key=str)
+    ]
     return problems
 
 

@@ -5,6 +5,7 @@ write to the outbox, a signed no-op request to the intake, a challenge only the
 holder of the intake's private key can answer. ``serve`` runs the same checks
 at start-up and logs the failures as warnings.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -95,7 +96,11 @@ def _shared(path: str) -> str | None:
     folder = os.path.dirname(path)
     if not stat.S_IMODE(os.stat(folder).st_mode) & 0o077:
         return None
-    exposed = [p for p in (path, path + "-wal", path + "-shm") if os.path.exists(p) and stat.S_IMODE(os.stat(p).st_mode) & 0o077]
+    exposed = [
+        p
+        for p in (path, path + "-wal", path + "-shm")
+        if os.path.exists(p) and stat.S_IMODE(os.stat(p).st_mode) & 0o077
+    ]
     if not exposed:
         return None
     return f"{exposed[0]} can be read by other users of this machine; run chmod 700 {folder}"
@@ -134,8 +139,11 @@ def intake(settings: Settings) -> list[Check]:
     try:
         answer = httpx.post(base + protocol.CHECK_PATH, content=body, headers=headers, timeout=TIMEOUT)
     except httpx.HTTPError as e:
-        return [intake_check, Check("partner", False, f"the check request failed ({e}); retry"),
-                Check("intake key", False, "not checked: the check request failed")]
+        return [
+            intake_check,
+            Check("partner", False, f"the check request failed ({e}); retry"),
+            Check("intake key", False, "not checked: the check request failed"),
+        ]
     if answer.status_code == 404:
         message = f"{base} does not know {protocol.CHECK_PATH}; upgrade the intake, or check IWF_WIDGET_INTAKE_URL"
         return [intake_check, Check("partner", False, message), Check("intake key", False, "not checked")]
@@ -149,25 +157,44 @@ def intake(settings: Settings) -> list[Check]:
                 " registered there, or its key differs (the intake does not say which); send the hotline the"
                 " registration line `iwf-widget init` printed, or fix IWF_WIDGET_PARTNER_ID / IWF_WIDGET_SIGNING_KEY"
             )
-        return [intake_check, Check("partner", False, message), Check("intake key", False, "not checked: the partner was refused")]
+        return [
+            intake_check,
+            Check("partner", False, message),
+            Check("intake key", False, "not checked: the partner was refused"),
+        ]
     if answer.status_code != 200:
-        return [intake_check, Check("partner", False, f"the intake answered {answer.status_code}: {_error_of(answer)}"),
-                Check("intake key", False, "not checked")]
+        return [
+            intake_check,
+            Check("partner", False, f"the intake answered {answer.status_code}: {_error_of(answer)}"),
+            Check("intake key", False, "not checked"),
+        ]
     try:
-        protocol.verify_response(answer.headers, answer.content, settings.partner_id, settings.signing_keys,
-                                 headers[protocol.SIGNATURE_HEADER])
+        protocol.verify_response(
+            answer.headers,
+            answer.content,
+            settings.partner_id,
+            settings.signing_keys,
+            headers[protocol.SIGNATURE_HEADER],
+        )
         proof, opened_with = protocol.decode_check_answer(answer.content)
     except protocol.ProtocolError as e:
-        return [intake_check, Check("partner", False, f"the answer did not come from the intake ({e}); check IWF_WIDGET_INTAKE_URL"),
-                Check("intake key", False, "not checked")]
+        return [
+            intake_check,
+            Check("partner", False, f"the answer did not come from the intake ({e}); check IWF_WIDGET_INTAKE_URL"),
+            Check("intake key", False, "not checked"),
+        ]
     partner_check = Check("partner", True)
     if proof is None or not hmac.compare_digest(proof, protocol.check_proof(key, challenge)):
-        message = ("IWF_WIDGET_INTAKE_PUBLIC_KEY is not this intake's key: reports sealed to it could not be opened;"
-                   " ask the hotline for its current public key")
+        message = (
+            "IWF_WIDGET_INTAKE_PUBLIC_KEY is not this intake's key: reports sealed to it could not be opened;"
+            " ask the hotline for its current public key"
+        )
         return [intake_check, partner_check, Check("intake key", False, message)]
     if opened_with != "current":
-        message = ("IWF_WIDGET_INTAKE_PUBLIC_KEY is the intake's previous key, kept only during a rotation;"
-                   " ask the hotline for its current public key")
+        message = (
+            "IWF_WIDGET_INTAKE_PUBLIC_KEY is the intake's previous key, kept only during a rotation;"
+            " ask the hotline for its current public key"
+        )
         return [intake_check, partner_check, Check("intake key", False, message)]
     return [intake_check, partner_check, Check("intake key", True)]
 
@@ -202,6 +229,7 @@ def embedding(settings: Settings, page: str) -> Check:
         return Check("page", True)
     listed = ",".join(settings.allowed_origins) or "unset"
     return Check(
-        "page", False,
+        "page",
+        False,
         f"{origin} may not embed the form (IWF_WIDGET_ALLOWED_ORIGINS is {listed}); add {origin} to IWF_WIDGET_ALLOWED_ORIGINS",
     )

@@ -1,4 +1,5 @@
 """The ``iwf-widget`` command: thin wrappers over the library's modules."""
+
 from __future__ import annotations
 
 import contextlib
@@ -374,14 +375,29 @@ def _ask(value: str | None, flag: str, prompt: str, default: str | None = None) 
 @click.option(
     "--intake-public-key", help="The intake's public key (IWF_WIDGET_INTAKE_PUBLIC_KEY from `iwf-widget keygen`)."
 )
-@click.option("--allowed-origins", help="Comma-separated origins whose pages embed the form, e.g. https://www.partner.example.")
-@click.option("--widget-url", help="Where the widget will answer, for the snippet [default: http://127.0.0.1:8000/report].")
-@click.option("-o", "--output", default=".env", show_default=True, type=click.Path(dir_okay=False),
-              help="The settings file to write.")
+@click.option(
+    "--allowed-origins", help="Comma-separated origins whose pages embed the form, e.g. https://www.partner.example."
+)
+@click.option(
+    "--widget-url", help="Where the widget will answer, for the snippet [default: http://127.0.0.1:8000/report]."
+)
+@click.option(
+    "-o",
+    "--output",
+    default=".env",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The settings file to write.",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing settings file.")
 def init(
-    partner_id: str | None, intake_url: str | None, intake_public_key: str | None,
-    allowed_origins: str | None, widget_url: str | None, output: str, force: bool,
+    partner_id: str | None,
+    intake_url: str | None,
+    intake_public_key: str | None,
+    allowed_origins: str | None,
+    widget_url: str | None,
+    output: str,
+    force: bool,
 ) -> None:
     """Write a new partner's settings file (mode 0600) with a fresh signing key.
 
@@ -406,7 +422,9 @@ def init(
             allowed_origins, "--allowed-origins", "Origins whose pages embed the form (comma-separated)", default=""
         ).replace(" ", ""),
     }
-    widget = _ask(widget_url, "--widget-url", "Where the widget will answer", "http://127.0.0.1:8000/report").rstrip("/")
+    widget = _ask(widget_url, "--widget-url", "Where the widget will answer", "http://127.0.0.1:8000/report").rstrip(
+        "/"
+    )
     try:
         Settings.from_mapping(values, "instance")
     except ConfigError as e:
@@ -461,8 +479,13 @@ def check(page: str | None) -> None:
 
 @main.command()
 @host_option
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65533),
-              help="The partner site's port; the widget and the intake take the next two.")
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(1, 65533),
+    help="The partner site's port; the widget and the intake take the next two.",
+)
 @click.option("--instance", default=None, help="Folder for the demo's keys and data [default: ./instance].")
 def demo(host: str, port: int, instance: str | None) -> None:
     """Run a demo partner site, the widget and a reference intake together, on this machine."""

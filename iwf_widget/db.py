@@ -11,6 +11,7 @@ database file's mode. PostgreSQL goes through psycopg 3 whatever driver the
 URL names (a plain ``postgresql://`` URL would otherwise ask for psycopg2).
 Schemas come from iwf_widget.migrations.
 """
+
 from __future__ import annotations
 
 import os

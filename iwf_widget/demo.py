@@ -8,6 +8,7 @@ Keys and databases are made on first run in ``<instance>/demo/`` and reused.
 The partner site lives here, inside the package, so the demo runs from an
 installed wheel; ``demo_site/app.py`` in the repository re-exports it.
 """
+
 from __future__ import annotations
 
 import json
@@ -184,19 +185,24 @@ def run(host: str, port: int, instance: str, echo: t.Callable[[str], None] = pri
     if _loopback(host):
         origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
-    intake = intake_app({
-        "IWF_INTAKE_DB_URL": "sqlite:///" + os.path.join(folder, "intake.db"),
-        "IWF_INTAKE_PRIVATE_KEY": keys.private,
-        "IWF_INTAKE_PARTNERS": {DEMO_PARTNER: [keys.signing]},
-    })
-    widget = widget_app({
-        "IWF_WIDGET_PARTNER_ID": DEMO_PARTNER,
-        "IWF_WIDGET_INTAKE_URL": f"http://{_bracket(reach)}:{port + 2}",
-        "IWF_WIDGET_SIGNING_KEY": keys.signing,
-        "IWF_WIDGET_INTAKE_PUBLIC_KEY": keys.public,
-        "IWF_WIDGET_OUTBOX_URL": "sqlite:///" + os.path.join(folder, "outbox.db"),
-        "IWF_WIDGET_ALLOWED_ORIGINS": origins,
-    }, instance=folder)
+    intake = intake_app(
+        {
+            "IWF_INTAKE_DB_URL": "sqlite:///" + os.path.join(folder, "intake.db"),
+            "IWF_INTAKE_PRIVATE_KEY": keys.private,
+            "IWF_INTAKE_PARTNERS": {DEMO_PARTNER: [keys.signing]},
+        }
+    )
+    widget = widget_app(
+        {
+            "IWF_WIDGET_PARTNER_ID": DEMO_PARTNER,
+            "IWF_WIDGET_INTAKE_URL": f"http://{_bracket(reach)}:{port + 2}",
+            "IWF_WIDGET_SIGNING_KEY": keys.signing,
+            "IWF_WIDGET_INTAKE_PUBLIC_KEY": keys.public,
+            "IWF_WIDGET_OUTBOX_URL": "sqlite:///" + os.path.join(folder, "outbox.db"),
+            "IWF_WIDGET_ALLOWED_ORIGINS": origins,
+        },
+        instance=folder,
+    )
     site = create_app(widget_url)
 
     servers = []

@@ -14,6 +14,7 @@ on which white text has at least 4.5:1 contrast (so links on white have it too),
 and applies it through a tiny stylesheet of CSS custom properties, since the
 form's CSP allows no inline style.
 """
+
 from __future__ import annotations
 
 import functools
@@ -90,7 +91,10 @@ def minify(source: str, terser: str | Path) -> str:
         raise RuntimeError("embed.js has no /*@config*/ slot")
     done = subprocess.run(
         [str(terser), "--compress", "--mangle", "--ecma", "2017", "--comments", "false"],
-        input=prepared, capture_output=True, text=True, check=True,
+        input=prepared,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     if done.count(MIN_SLOT) != 1:
         raise RuntimeError("terser changed the config slot")

@@ -1,4 +1,5 @@
 """``ReportWidget``: the Flask extension that mounts the form on a partner's app."""
+
 from __future__ import annotations
 
 import collections
@@ -166,9 +167,7 @@ class ReportWidget:
     ``IWF_WIDGET_FORWARDER=off`` leaves forwarding to ``iwf-widget forward``.
     """
 
-    def __init__(
-        self, app: Flask | None = None, url_prefix: str = "/report", subdomain: str | None = None
-    ) -> None:
+    def __init__(self, app: Flask | None = None, url_prefix: str = "/report", subdomain: str | None = None) -> None:
         self.url_prefix = url_prefix
         self.subdomain = subdomain
         if app is not None:

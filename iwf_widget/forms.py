@@ -1,4 +1,5 @@
 """The report form: the contract's fields, validated strictly, messages localized."""
+
 from __future__ import annotations
 
 import typing as t
@@ -156,8 +157,7 @@ class ReportForm(Form):
             raise ValidationError(
                 # TRANSLATORS: %(num)s is the most addresses one report can hold.
                 ngettext(
-                    "You can send up to %(num)s address at a time. "
-                    "Remove some, and send the others in another report.",
+                    "You can send up to %(num)s address at a time. Remove some, and send the others in another report.",
                     "You can send up to %(num)s addresses at a time. "
                     "Remove some, and send the others in another report.",
                     addresses.MAX_ADDRESSES,

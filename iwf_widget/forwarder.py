@@ -21,6 +21,7 @@ Leases make several forwarders on one outbox (threads, worker processes, hosts
 sharing a database) safe: a claimed report is invisible to the others until
 its lease ends, and a lease outlasts the longest request one attempt can make.
 """
+
 from __future__ import annotations
 
 import logging
@@ -101,7 +102,7 @@ class _DeadlineStream(httpcore.NetworkStream):
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         view = memoryview(buffer)
         for start in range(0, len(view), 65536):  # each piece against what is left
-            self._inner.write(bytes(view[start:start + 65536]), _bounded(timeout, httpcore.WriteTimeout))
+            self._inner.write(bytes(view[start : start + 65536]), _bounded(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
         self._inner.close()
@@ -349,19 +350,23 @@ class Forwarder:
             if not resent:  # now signed with the intake's time
                 self._deliver(chunk, summary, resent=True)
                 return
-            self._retry(chunk, f"the intake refused the request's time: {_error_of(answer.body)}", None, summary,
-                        kind="clock")
+            self._retry(
+                chunk, f"the intake refused the request's time: {_error_of(answer.body)}", None, summary, kind="clock"
+            )
         elif status == 500 and wait is None:
             self._server_error(chunk, summary, answer, f"intake answered HTTP 500: {_error_of(answer.body)}", wait)
         else:
             if status == 401:
                 self.throttled.log(
-                    logging.ERROR, "auth",
+                    logging.ERROR,
+                    "auth",
                     "the intake refused this partner's signature: check IWF_WIDGET_PARTNER_ID "
-                    "and IWF_WIDGET_SIGNING_KEY (%s)", _error_of(answer.body),
+                    "and IWF_WIDGET_SIGNING_KEY (%s)",
+                    _error_of(answer.body),
                 )
-            self._retry(chunk, f"intake answered HTTP {status}: {_error_of(answer.body)}", wait, summary,
-                        kind=f"http-{status}")
+            self._retry(
+                chunk, f"intake answered HTTP {status}: {_error_of(answer.body)}", wait, summary, kind=f"http-{status}"
+            )
 
     def _halve(self, chunk: list[Pending], order: list[Pending], summary: dict[str, t.Any]) -> None:
         """Send ``order`` (``chunk`` rearranged) in two halves; the second only if the first did not
@@ -419,10 +424,12 @@ class Forwarder:
             return
         self.clock_offset = offset
         self.throttled.log(
-            logging.ERROR, "clock",
+            logging.ERROR,
+            "clock",
             "this server's clock is %d s %s the intake's: the intake refused the request's time. Forwarding "
             "now signs with the intake's time; fix the clock (NTP)",
-            abs(offset), "ahead of" if offset < 0 else "behind",
+            abs(offset),
+            "ahead of" if offset < 0 else "behind",
         )
 
     def _forget(self, chunk: t.Iterable[Pending]) -> None:
@@ -445,7 +452,10 @@ class Forwarder:
             _deadline.at = None
         try:
             protocol.verify_response(
-                answer_headers, answer, self.settings.partner_id, self.settings.signing_keys,
+                answer_headers,
+                answer,
+                self.settings.partner_id,
+                self.settings.signing_keys,
                 headers[protocol.SIGNATURE_HEADER],
             )
         except protocol.AuthError:
@@ -487,7 +497,11 @@ class Forwarder:
             self._held.clear()
 
     def _retry(
-        self, chunk: list[Pending], error: str, retry_after: float | None, summary: dict[str, t.Any],
+        self,
+        chunk: list[Pending],
+        error: str,
+        retry_after: float | None,
+        summary: dict[str, t.Any],
         kind: str = "other",
     ) -> None:
         attempts = max([p.attempts for p in chunk] + [self._failures])

@@ -9,6 +9,7 @@ transaction while the others wait, then each learns its own outcome. Nobody
 returns before the transaction holding their row has committed, so a report is
 exactly as durable as before; under no load, a batch is one row.
 """
+
 from __future__ import annotations
 
 import threading

@@ -4,6 +4,7 @@ The form document may be framed only by the partner's origins; every other
 route may not be framed at all. Nothing the widget serves needs inline script
 or style, so the policy allows neither.
 """
+
 from __future__ import annotations
 
 import typing as t
@@ -17,10 +18,26 @@ if t.TYPE_CHECKING:
 PERMISSIONS_POLICY = ", ".join(
     f"{feature}=()"
     for feature in (
-        "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media",
-        "fullscreen", "geolocation", "gyroscope", "magnetometer", "microphone", "midi",
-        "payment", "picture-in-picture", "publickey-credentials-get", "screen-wake-lock",
-        "serial", "usb", "xr-spatial-tracking", "browsing-topics", "interest-cohort",
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "picture-in-picture",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+        "browsing-topics",
+        "interest-cohort",
     )
 )
 
@@ -101,9 +118,16 @@ def relative_location(response: Response, host: str) -> Response:
 REPLACED = frozenset(
     name.lower()
     for name in (
-        "Content-Security-Policy", "Content-Security-Policy-Report-Only", "X-Frame-Options",
-        "Referrer-Policy", "Permissions-Policy", "Feature-Policy", "X-Content-Type-Options",
-        "Cross-Origin-Opener-Policy", "Cross-Origin-Resource-Policy", "Set-Cookie",
+        "Content-Security-Policy",
+        "Content-Security-Policy-Report-Only",
+        "X-Frame-Options",
+        "Referrer-Policy",
+        "Permissions-Policy",
+        "Feature-Policy",
+        "X-Content-Type-Options",
+        "Cross-Origin-Opener-Policy",
+        "Cross-Origin-Resource-Policy",
+        "Set-Cookie",
     )
 )
 #: Kept as the widget set them, when it did (a host's value is left alone otherwise).

@@ -15,6 +15,7 @@ replaces the widget's ``frame-ancestors``. So the widget:
 - answers through :class:`~iwf_widget.headers.WidgetHeaders`, which puts the
   widget's security headers back last, whatever the host's hooks set.
 """
+
 from __future__ import annotations
 
 import logging

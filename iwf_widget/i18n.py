@@ -4,6 +4,7 @@ The widget chooses its language per request (``?lang=``, then the browser), not
 per application, so it keeps its own compiled catalogs (domain ``iwf_widget``)
 instead of borrowing a host's Flask-Babel locale selector.
 """
+
 from __future__ import annotations
 
 import functools
@@ -113,9 +114,7 @@ def match(tag: str | None, offered: t.Iterable[str]) -> str | None:
     return base if base in offered else None
 
 
-def negotiate(
-    requested: str | None, accept_language: str | None, offered: t.Sequence[str], default: str
-) -> str:
+def negotiate(requested: str | None, accept_language: str | None, offered: t.Sequence[str], default: str) -> str:
     """``?lang=`` first, then the browser's languages, then the partner's default."""
     found = match(requested, offered)
     if found:

@@ -5,6 +5,7 @@ a partner's every batch, would otherwise bury the one line that names the
 cause under thousands of copies. The lines held back are counted and the
 count rides on the next line of the same kind.
 """
+
 from __future__ import annotations
 
 import logging

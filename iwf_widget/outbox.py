@@ -10,6 +10,7 @@ token's expiry, the last forward): a time to the second of a first forwarding
 attempt would say when the report was sent. Expiries and leases are rounded up,
 never ending sooner than promised; a forwarder keeps finer delays in memory.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -202,9 +203,7 @@ class Outbox:
 
     # -- the widget side ----------------------------------------------------
 
-    def accept(
-        self, report_id: str, partner: str, sealed: bytes, nonce: str, nonce_expires: float
-    ) -> str | None:
+    def accept(self, report_id: str, partner: str, sealed: bytes, nonce: str, nonce_expires: float) -> str | None:
         """Store a report and spend its token in one transaction.
 
         Returns None when stored, or the earlier outcome when the token was
@@ -270,9 +269,7 @@ class Outbox:
         with self._failing(STORING):
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(
-                        spent_tokens.insert().values(nonce=nonce, expires=minute_up(expires), outcome=outcome)
-                    )
+                    conn.execute(spent_tokens.insert().values(nonce=nonce, expires=minute_up(expires), outcome=outcome))
             except sa.exc.IntegrityError:
                 earlier = self._outcome(nonce)
                 if earlier is None:
@@ -305,9 +302,7 @@ class Outbox:
 
     # -- the forwarder side -------------------------------------------------
 
-    def claim(
-        self, owner: str, limit: int, lease_seconds: float, skip: t.Collection[str] = ()
-    ) -> list[Pending]:
+    def claim(self, owner: str, limit: int, lease_seconds: float, skip: t.Collection[str] = ()) -> list[Pending]:
         """Lease up to ``limit`` due reports to ``owner``; others skip them until the lease ends.
 
         The lease ends at a whole minute, at least ``lease_seconds`` from now; ``skip``
@@ -484,9 +479,7 @@ class Outbox:
         c = reports.c
         now = time.time()
         due = sa.case((_due(now), 0.0), else_=c.next_attempt_at)
-        query = sa.select(
-            c.id, c.partner, c.created, c.state, c.attempts, due.label("next_attempt_at"), c.last_error
-        )
+        query = sa.select(c.id, c.partner, c.created, c.state, c.attempts, due.label("next_attempt_at"), c.last_error)
         if state:
             query = query.where(c.state == state)
         with self.reads.connect() as conn:

@@ -8,6 +8,7 @@ rendered once per process into a page with slots, and each request fills in
 its own values: rendering the whole template costs several times more than
 everything else such a request does.
 """
+
 from __future__ import annotations
 
 import re

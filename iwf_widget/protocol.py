@@ -18,6 +18,7 @@ only the intake fail a report.
 
 See ``docs/protocol.md`` for the full description.
 """
+
 from __future__ import annotations
 
 import base64
@@ -435,7 +436,7 @@ def decode_check(body: bytes, partner: str) -> bytes:
         data = json.loads(body)
         sealed = base64.b64decode(data["challenge"], validate=True)
     except (ValueError, UnicodeDecodeError, KeyError, TypeError, binascii.Error):
-        raise ProtocolError("a check body is {\"v\": 1, \"partner\": ..., \"challenge\": base64}") from None
+        raise ProtocolError('a check body is {"v": 1, "partner": ..., "challenge": base64}') from None
     if data.get("v") != VERSION or data.get("partner") != partner:
         raise ProtocolError("unsupported version, or the body's partner differs from the signed partner")
     if not sealed or len(sealed) > MAX_CHECK_BODY:

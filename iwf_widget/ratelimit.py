@@ -9,6 +9,7 @@ several servers share state, in Redis. Then the day's key lives in Redis too
 day), because servers hashing with different keys would count one client as
 several. Redis must run without persistence for the key to stay off disk.
 """
+
 from __future__ import annotations
 
 import hashlib

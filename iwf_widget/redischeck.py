@@ -8,6 +8,7 @@ widget checks at start-up and refuses such a Redis unless
 ``IWF_WIDGET_REDIS_PERSISTENCE_OK`` says this is intended (e.g. an encrypted,
 short-lived volume the operator controls).
 """
+
 from __future__ import annotations
 
 import logging
@@ -60,7 +61,7 @@ def refuse_persistence(url: str) -> None:
         socket_timeout=REDIS_TIMEOUTS["socket_timeout"],
         socket_connect_timeout=REDIS_TIMEOUTS["socket_connect_timeout"],
     )
-    fix = f"turn persistence off (save \"\", appendonly no) or set {OVERRIDE}=1 if this is intended"
+    fix = f'turn persistence off (save "", appendonly no) or set {OVERRIDE}=1 if this is intended'
     try:
         found = persistence(client)
     except redis.ResponseError:
@@ -69,7 +70,9 @@ def refuse_persistence(url: str) -> None:
             f"this Redis refuses CONFIG GET, so whether it writes the hashing key to disk is unknown; {fix}",
         ) from None
     except redis.RedisError as e:
-        log.warning("could not check whether Redis writes to disk (%s); checked again at the next start", type(e).__name__)
+        log.warning(
+            "could not check whether Redis writes to disk (%s); checked again at the next start", type(e).__name__
+        )
         return
     finally:
         client.close()

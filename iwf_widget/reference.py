@@ -3,6 +3,7 @@
 Crockford's alphabet has no I, L, O or U, so a reference read over the phone or
 copied by hand survives; the check character catches a mistyped one.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ One home for what a report is, shared by the form (which asks for it), the
 submission (which seals it) and the intake (which checks it again). Nothing
 here imports Flask, WTForms or the widget, so the intake can use it alone.
 """
+
 from __future__ import annotations
 
 import functools

@@ -4,6 +4,7 @@ A libsodium sealed box (X25519 + XSalsa20-Poly1305, via PyNaCl): the partner can
 seal but never open, so a compromised partner server or outbox backup reveals no
 report. One construction serves both sides.
 """
+
 from __future__ import annotations
 
 import base64

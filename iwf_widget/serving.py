@@ -4,6 +4,7 @@ Both run on waitress, a production WSGI server in pure Python that logs no
 client addresses and works the same on Linux and Windows. Behind a reverse
 proxy (TLS), point the proxy at ``--host 127.0.0.1 --port ...``.
 """
+
 from __future__ import annotations
 
 import errno
@@ -55,7 +56,9 @@ def make_server(app: t.Any, host: str, port: int, threads: int = DEFAULT_THREADS
         if e.errno == errno.EADDRINUSE:
             from .startup import StartupError
 
-            raise StartupError(f"port {port} on {host} is already in use; stop what runs there or pass --port") from None
+            raise StartupError(
+                f"port {port} on {host} is already in use; stop what runs there or pass --port"
+            ) from None
         raise
 
 

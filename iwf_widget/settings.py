@@ -3,6 +3,7 @@
 A partner finds a typo at deploy time, with the key named, rather than when the
 first person tries to report.
 """
+
 from __future__ import annotations
 
 import base64
@@ -112,9 +113,7 @@ class Settings:
             emergency_number=r.str("EMERGENCY_NUMBER", default="112"),
             help_text=r.str("HELP_TEXT", default=""),
             # "IWF_WIDGET_RATE_LIMIT=off" means no limits at all unless a partner-wide one is set.
-            partner_rate_limit=r.rate(
-                "PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT if rate_limit else "off"
-            ),
+            partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT if rate_limit else "off"),
             trusted_proxies=int(r.number("TRUSTED_PROXIES", default=0, low=0, high=10)),
             # IPv6 clients are counted per network of this prefix length (a subscriber's /64).
             ipv6_prefix=r.integer("IPV6_PREFIX", default=64, low=32, high=128),
@@ -284,10 +283,52 @@ _REQUIRED = object()
 #: Keys read through :class:`Reader` are added as they are read (:data:`READ_KEYS`).
 KNOWN_KEYS = frozenset(
     PREFIX + k
-    for k in ["PARTNER_ID", "INTAKE_URL", "SIGNING_KEY", "INTAKE_PUBLIC_KEY", "OUTBOX_URL", "ALLOWED_ORIGINS", "LOCALES", "DEFAULT_LOCALE", "EXIT_URL", "MIN_FILL_SECONDS", "RATE_LIMIT", "TOKEN_MAX_AGE", "EMERGENCY_NUMBER", "HELP_TEXT", "PARTNER_RATE_LIMIT", "TRUSTED_PROXIES", "IPV6_PREFIX", "WORK_DIFFICULTY", "REDIS_URL", "REDIS_PERSISTENCE_OK", "FORWARDER", "FORWARD_INTERVAL", "BATCH_SIZE", "FORWARD_TIMEOUT", "BACKOFF_BASE", "BACKOFF_MAX", "INSTANCE", "TRANSLATIONS_DIR", "STATUS_DAYS", "METRICS_TOKEN", "PARTNERS_FILE"]
+    for k in [
+        "PARTNER_ID",
+        "INTAKE_URL",
+        "SIGNING_KEY",
+        "INTAKE_PUBLIC_KEY",
+        "OUTBOX_URL",
+        "ALLOWED_ORIGINS",
+        "LOCALES",
+        "DEFAULT_LOCALE",
+        "EXIT_URL",
+        "MIN_FILL_SECONDS",
+        "RATE_LIMIT",
+        "TOKEN_MAX_AGE",
+        "EMERGENCY_NUMBER",
+        "HELP_TEXT",
+        "PARTNER_RATE_LIMIT",
+        "TRUSTED_PROXIES",
+        "IPV6_PREFIX",
+        "WORK_DIFFICULTY",
+        "REDIS_URL",
+        "REDIS_PERSISTENCE_OK",
+        "FORWARDER",
+        "FORWARD_INTERVAL",
+        "BATCH_SIZE",
+        "FORWARD_TIMEOUT",
+        "BACKOFF_BASE",
+        "BACKOFF_MAX",
+        "INSTANCE",
+        "TRANSLATIONS_DIR",
+        "STATUS_DAYS",
+        "METRICS_TOKEN",
+        "PARTNERS_FILE",
+    ]
 ) | frozenset(
     "IWF_INTAKE_" + k
-    for k in ["DB_URL", "PRIVATE_KEY", "PARTNERS", "MAX_BODY", "MAX_REPORTS", "MAX_INFLIGHT", "MAX_INFLIGHT_PER_PARTNER", "PARTNER_RATE_LIMIT", "METRICS_TOKEN"]
+    for k in [
+        "DB_URL",
+        "PRIVATE_KEY",
+        "PARTNERS",
+        "MAX_BODY",
+        "MAX_REPORTS",
+        "MAX_INFLIGHT",
+        "MAX_INFLIGHT_PER_PARTNER",
+        "PARTNER_RATE_LIMIT",
+        "METRICS_TOKEN",
+    ]
 )
 READ_KEYS: set[str] = set()
 _WARNED: set[str] = set()

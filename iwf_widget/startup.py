@@ -4,6 +4,7 @@ A partner who mistypes a database URL or starts a second server on a busy port
 should read what to change, not a forty-line traceback. The command line turns
 a :class:`StartupError` into that line on stderr and exit status 2.
 """
+
 from __future__ import annotations
 
 import contextlib

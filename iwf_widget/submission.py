@@ -10,6 +10,7 @@ stored with its token spent in the same transaction.
 Nothing here knows about Flask: the view turns the request into arguments and
 the result into a page.
 """
+
 from __future__ import annotations
 
 import enum
@@ -216,9 +217,7 @@ class Submissions:
             return Replayed(claims.nonce)
         return self._refused(Refusal.ALREADY_REFUSED, data, lang)
 
-    def _refused(
-        self, reason: Refusal, data: FormData | None, lang: str, first_served: int | None = None
-    ) -> Refused:
+    def _refused(self, reason: Refusal, data: FormData | None, lang: str, first_served: int | None = None) -> Refused:
         form = ReportForm(data)
         form.homepage.data = ""
         return Refused(reason, form, self.tokens.issue(lang, first_served))

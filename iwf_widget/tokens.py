@@ -10,6 +10,7 @@ the same token is the same report everywhere.
 Every outcome is typed: :class:`Reason` for a refused token, :class:`Claims`
 for a good one, :class:`Spent` for what an already used token was used for.
 """
+
 from __future__ import annotations
 
 import enum

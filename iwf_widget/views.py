@@ -1,4 +1,5 @@
 """The blueprint's routes: the form, its submission, the snippet and the health check."""
+
 from __future__ import annotations
 
 import logging
@@ -198,8 +199,7 @@ def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
             return _render_form(result.form, 400, step="report", token=result.token)
         if result.reason is Refusal.CROSS_SITE or not _has_answers(result.form):
             return _blank_refusal(result.reason, result.token)
-        return _render_form(result.form, 400, step="report", notice=_refusal_notice(result.reason),
-                            token=result.token)
+        return _render_form(result.form, 400, step="report", notice=_refusal_notice(result.reason), token=result.token)
     if isinstance(result, Limited):
         # The answers stay in the page, so nothing typed is lost while the person waits.
         title, message = _wait_notice(result.retry_after)
@@ -278,10 +278,8 @@ def _wait_notice(retry_after: float) -> tuple[str, str]:
         gettext("Please wait before sending your report"),
         # TRANSLATORS: %(num)s is a number of minutes, 1 or more.
         ngettext(
-            "A lot of reports have arrived in a short time. "
-            "Please wait %(num)s minute, then send your report again.",
-            "A lot of reports have arrived in a short time. "
-            "Please wait %(num)s minutes, then send your report again.",
+            "A lot of reports have arrived in a short time. Please wait %(num)s minute, then send your report again.",
+            "A lot of reports have arrived in a short time. Please wait %(num)s minutes, then send your report again.",
             minutes,
         ),
     )
@@ -380,9 +378,7 @@ def _too_large(error: HTTPException) -> tuple[str, int]:
         413,
         # TRANSLATORS: Everything sent together is over the size the server accepts.
         title=gettext("Your report is too long"),
-        message=gettext(
-            "What you sent is too long for this form. Shorten the description and send it again."
-        ),
+        message=gettext("What you sent is too long for this form. Shorten the description and send it again."),
     )
 
 

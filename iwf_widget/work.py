@@ -6,6 +6,7 @@ cannot be forged. The form's script solves it in a Web Worker while the person
 types. Each challenge is bound to the form token it was served with, so it is
 as single-use as the token. Difficulty rises with this process's recent load.
 """
+
 from __future__ import annotations
 
 import base64

@@ -10,6 +10,7 @@ counts (nothing may have been written since to prove it either way).
 The state is this process's: with several server processes, each reports
 what its own writes met.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Shared fixtures: keys, a partner app on a real SQLite outbox, its client."""
+
 from __future__ import annotations
 
 import os

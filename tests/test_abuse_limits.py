@@ -1,4 +1,5 @@
 """Rate limits and proof-of-work: floods are slowed without tracking anyone."""
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,9 @@ def test_proof_of_work_only_counts_for_the_form_it_was_served_with(make_app, tmp
     first = client.get("/report/form").get_data(as_text=True)
     work = solved(first)
     page = client.get("/report/form").get_data(as_text=True)
-    r = client.post("/report/form", data={**valid_answers(page), "iwf_pow": work},
-                    environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    r = client.post(
+        "/report/form", data={**valid_answers(page), "iwf_pow": work}, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    )
     assert r.status_code == 200, "the report still goes through..."
     assert post(client).status_code == 429, "...but it was counted as one without work"
 
@@ -114,8 +116,11 @@ def test_difficulty_rises_under_load_and_stays_solvable():
     ch = json.loads(work.challenge("tok"))
     assert ch["maxNumber"] == 4000
     solution = altcha.solve_challenge_v1(ch["challenge"], ch["salt"], ch["algorithm"], ch["maxNumber"])
-    payload = base64.b64encode(json.dumps({**{k: ch[k] for k in ("algorithm", "challenge", "salt", "signature")},
-                                           "number": solution.number}).encode()).decode()
+    payload = base64.b64encode(
+        json.dumps(
+            {**{k: ch[k] for k in ("algorithm", "challenge", "salt", "signature")}, "number": solution.number}
+        ).encode()
+    ).decode()
     assert work.verify(payload, "tok")
     assert not work.verify(payload, "another-token")
     tampered = json.loads(base64.b64decode(payload))

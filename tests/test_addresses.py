@@ -1,4 +1,5 @@
 """Addresses are made strict and comparable before anything is stored."""
+
 from __future__ import annotations
 
 import pytest

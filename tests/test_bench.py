@@ -5,6 +5,7 @@ A smoke test only: the figures depend on the machine and are not judged here
 that what it measured was right (reports on disk and sealed, every report
 forwarded exactly once).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -17,10 +18,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
-    "embed_js_gzip_bytes", "form_page_gzip_bytes", "form_page_requests", "form_get_rps", "form_get_p50_ms",
-    "form_get_p99_ms", "baseline_get_rps", "ceiling_get_rps", "form_get_vs_baseline", "form_get_vs_ceiling",
-    "submit_rps", "raw_insert_rps", "submit_vs_raw_insert", "drain_reports_per_s", "e2e_p50_ms", "e2e_p99_ms",
-    "peak_rss_mb", "flood_junk_per_s", "flood_real_p99_ms",
+    "embed_js_gzip_bytes",
+    "form_page_gzip_bytes",
+    "form_page_requests",
+    "form_get_rps",
+    "form_get_p50_ms",
+    "form_get_p99_ms",
+    "baseline_get_rps",
+    "ceiling_get_rps",
+    "form_get_vs_baseline",
+    "form_get_vs_ceiling",
+    "submit_rps",
+    "raw_insert_rps",
+    "submit_vs_raw_insert",
+    "drain_reports_per_s",
+    "e2e_p50_ms",
+    "e2e_p99_ms",
+    "peak_rss_mb",
+    "flood_junk_per_s",
+    "flood_real_p99_ms",
 }
 
 pytestmark = [
@@ -35,7 +51,9 @@ pytestmark = [
 def test_the_quick_benchmark_prints_every_figure():
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--json", "--no-install"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])

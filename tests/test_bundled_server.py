@@ -3,6 +3,7 @@
 Real processes on loopback, spoken to over raw sockets where a well-behaved
 HTTP client would hide what is being tested.
 """
+
 from __future__ import annotations
 
 import socket
@@ -73,9 +74,7 @@ def test_a_megabyte_body_is_refused_from_its_headers_without_being_read(tmp_path
             # Not one byte of the body was sent: the answer can only come from the headers.
             assert status_line(sock).startswith(b"HTTP/1.1 413")
         with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.sendall(
-                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
-            )
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".encode())
             chunk = b"x" * 65536
             try:
                 for _ in range(32):  # 2 MiB, chunked: no length to refuse up front
@@ -147,9 +146,7 @@ def test_serve_refuses_a_redis_that_saves_to_disk_in_one_line(tmp_path, keypair,
 
 
 def test_serve_accepts_a_saving_redis_when_told_it_is_intended(tmp_path, keypair, saving_redis):
-    proc, port = serve(
-        tmp_path, keypair, IWF_WIDGET_REDIS_URL=saving_redis.url, IWF_WIDGET_REDIS_PERSISTENCE_OK="1"
-    )
+    proc, port = serve(tmp_path, keypair, IWF_WIDGET_REDIS_URL=saving_redis.url, IWF_WIDGET_REDIS_PERSISTENCE_OK="1")
     try:
         assert httpx.get(f"http://127.0.0.1:{port}/report/form").status_code == 200
     finally:
@@ -173,15 +170,26 @@ def test_the_persistence_override_must_be_on_or_off(tmp_path, keypair, saving_re
 # -- redirects ------------------------------------------------------------------------
 
 HOSTILE_HOST = "evil.example"
-WIDGET_PATHS = ["/", "//", "//report//form", "/report//form", "/report//healthz", "/report/static//form.js",
-                "/report//embed.js?lang=fr", "/report/", "/report"]
+WIDGET_PATHS = [
+    "/",
+    "//",
+    "//report//form",
+    "/report//form",
+    "/report//healthz",
+    "/report/static//form.js",
+    "/report//embed.js?lang=fr",
+    "/report/",
+    "/report",
+]
 INTAKE_PATHS = ["/v1//reports", "//v1/reports", "//healthz", "/healthz/", "/v1/reports/"]
 
 
 def raw_get(port: int, path: str, method: str = "GET", host: str = HOSTILE_HOST) -> bytes:
     """The response head for a request with the given Host header, exactly as sent on the wire."""
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(
+            f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".encode()
+        )
         sock.settimeout(10)
         data = b""
         while b"\r\n\r\n" not in data:
@@ -193,7 +201,9 @@ def raw_get(port: int, path: str, method: str = "GET", host: str = HOSTILE_HOST)
 
 
 def locations(head: bytes) -> list[str]:
-    return [line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n") if line.lower().startswith(b"location:")]
+    return [
+        line.split(b":", 1)[1].strip().decode() for line in head.split(b"\r\n") if line.lower().startswith(b"location:")
+    ]
 
 
 def test_no_widget_redirect_names_the_requests_host(widget):
@@ -204,7 +214,9 @@ def test_no_widget_redirect_names_the_requests_host(widget):
             for location in locations(head):
                 redirected += 1
                 assert HOSTILE_HOST not in location and location.startswith("/") and not location.startswith("//"), (
-                    path, head.decode(errors="replace"))
+                    path,
+                    head.decode(errors="replace"),
+                )
     assert redirected >= 4, "the paths above are redirected; the check must see them"
 
 

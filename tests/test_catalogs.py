@@ -1,4 +1,5 @@
 """Every shipped catalog is complete and current; the check itself catches each kind of slip."""
+
 from __future__ import annotations
 
 import shutil
@@ -96,8 +97,11 @@ SCHEME = "The address on line %(line)s must start with http:// or https://."
 
 
 def test_check_catches_an_address_left_unisolated_in_right_to_left_text(arabic):
-    edit(arabic, lambda c: setattr(c[SCHEME], "string", c[SCHEME].string.replace("\u2066", "").replace("\u2069", "")),
-         lang="ar")
+    edit(
+        arabic,
+        lambda c: setattr(c[SCHEME], "string", c[SCHEME].string.replace("\u2066", "").replace("\u2069", "")),
+        lang="ar",
+    )
     problems = check_language(arabic, "ar", template(arabic))
     assert any("'http://' in 'The address on line" in p and "not isolated" in p for p in problems), problems
     assert any("'https://' in 'The address on line" in p for p in problems), problems
@@ -183,6 +187,8 @@ def test_command_line_check_fails_on_a_planted_problem(french):
     edit(french, lambda c: setattr(c["Send report"], "string", ""))
     out = subprocess.run(
         [sys.executable, "-m", "iwf_widget.catalog_check", "--folder", str(french), "--source", str(ROOT), "fr"],
-        capture_output=True, text=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert out.returncode == 1 and "untranslated" in out.stdout

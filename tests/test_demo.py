@@ -1,4 +1,5 @@
 """``iwf-widget demo`` runs the whole system: partner site, widget and intake, end to end."""
+
 from __future__ import annotations
 
 import json
@@ -70,16 +71,27 @@ def test_demo_runs_partner_site_widget_and_intake_end_to_end(demo):
     # A report sent through the widget arrives at the intake.
     token = re.search(r'name="iwf_token" value="([^"]+)"', form.text).group(1)
     time.sleep(3.1)  # the demo keeps the default minimum time to fill the form in
-    sent = httpx.post(f"{widget}/report/form", params={"lang": "fr"}, data={
-        "iwf_token": token, "urls": "https://example.com/demo", "content_kind": "images",
-        "where_seen": "website", "description": "", "contact_email": "", "homepage": "",
-    })
+    sent = httpx.post(
+        f"{widget}/report/form",
+        params={"lang": "fr"},
+        data={
+            "iwf_token": token,
+            "urls": "https://example.com/demo",
+            "content_kind": "images",
+            "where_seen": "website",
+            "description": "",
+            "contact_email": "",
+            "homepage": "",
+        },
+    )
     assert sent.status_code == 200 and 'id="iwf-reference"' in sent.text
     assert wait_until(lambda: httpx.get(f"{widget}/report/healthz").json()["outbox_pending"] == 0, timeout=10)
     export = subprocess.run(
         [sys.executable, "-m", "iwf_widget.cli", "intake-export"],
         env={**os.environ, "IWF_INTAKE_DB_URL": f"sqlite:///{instance}/demo/intake.db"},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     rows = [json.loads(line) for line in export.stdout.splitlines()]
     assert [(r["urls"], r["locale"]) for r in rows] == [(["https://example.com/demo"], "fr")]

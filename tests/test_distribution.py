@@ -1,5 +1,6 @@
 """What a partner downloads: ``python -m build`` gives an sdist and a wheel that ``twine check``
 passes, whose metadata a partner can trust, and whose sdist runs its own tests."""
+
 from __future__ import annotations
 
 import email
@@ -27,7 +28,9 @@ def dist(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out
@@ -62,8 +65,11 @@ def test_the_package_page_names_its_home_docs_changelog_issues_and_security_cont
     assert "security@iwf-widget.org" in (ROOT / "docs" / "SECURITY.md").read_text(encoding="utf-8")
     classifiers = set(meta.get_all("Classifier"))
     for wanted in (
-        "Framework :: Flask", "License :: OSI Approved :: BSD License", "Typing :: Typed",
-        "Development Status :: 4 - Beta", *(f"Programming Language :: Python :: 3.{v}" for v in range(10, 14)),
+        "Framework :: Flask",
+        "License :: OSI Approved :: BSD License",
+        "Typing :: Typed",
+        "Development Status :: 4 - Beta",
+        *(f"Programming Language :: Python :: 3.{v}" for v in range(10, 14)),
     ):
         assert wanted in classifiers
     (wheel,) = dist.glob("*.whl")
@@ -106,11 +112,16 @@ def test_a_url_whose_driver_cannot_be_imported_names_the_install_in_one_line(tmp
     )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IWF_")},
-        "IWF_WIDGET_PARTNER_ID": "p", "IWF_WIDGET_INTAKE_URL": "http://127.0.0.1:9",
-        "IWF_WIDGET_SIGNING_KEY": "s" * 32, "IWF_WIDGET_INTAKE_PUBLIC_KEY": keypair[1],
-        "IWF_WIDGET_INSTANCE": str(tmp_path), key: url,
+        "IWF_WIDGET_PARTNER_ID": "p",
+        "IWF_WIDGET_INTAKE_URL": "http://127.0.0.1:9",
+        "IWF_WIDGET_SIGNING_KEY": "s" * 32,
+        "IWF_WIDGET_INTAKE_PUBLIC_KEY": keypair[1],
+        "IWF_WIDGET_INSTANCE": str(tmp_path),
+        key: url,
     }
-    done = subprocess.run([sys.executable, "-c", script, str(free_port())], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(free_port())], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
@@ -120,8 +131,16 @@ def test_a_url_whose_driver_cannot_be_imported_names_the_install_in_one_line(tmp
 def test_the_sdist_carries_the_tests_with_their_support_files_and_the_docs(dist):
     (sdist,) = dist.glob("*.tar.gz")
     names = {n.split("/", 1)[1] for n in tarfile.open(sdist).getnames() if "/" in n}
-    for path in ("tests/conftest.py", "tests/support/partner.py", "tests/data/hostile.json",
-                 "docs/embedding.md", "docs/SECURITY.md", "MANIFEST.in", "babel.cfg", "scripts/test"):
+    for path in (
+        "tests/conftest.py",
+        "tests/support/partner.py",
+        "tests/data/hostile.json",
+        "docs/embedding.md",
+        "docs/SECURITY.md",
+        "MANIFEST.in",
+        "babel.cfg",
+        "scripts/test",
+    ):
         assert path in names, path
     assert not [n for n in names if "node_modules" in n or n.endswith((".pyc", ".db"))]
 
@@ -137,7 +156,10 @@ def test_the_unpacked_sdist_runs_its_fast_tests_green_against_the_built_wheel(di
     # -P: the package comes from the wheel just installed, not from the unpacked source.
     done = subprocess.run(
         [python, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", *FAST],
-        cwd=source, capture_output=True, text=True, timeout=900,
+        cwd=source,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert re.search(r"\d+ passed", done.stdout)

@@ -1,4 +1,5 @@
 """The documentation site builds with warnings as errors, and its API page documents the widget."""
+
 from __future__ import annotations
 
 import html
@@ -26,7 +27,10 @@ def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("html")
     built = subprocess.run(
         [sys.executable, "-m", "sphinx", "-q", "-W", "--keep-going", "-b", "html", str(ROOT / "docs"), str(out)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert built.returncode == 0, built.stdout + built.stderr
     return out

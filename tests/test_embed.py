@@ -1,6 +1,7 @@
 """The embed snippet: served, small, localized, themable; and, in Debian's Chromium, embedded
 across origins inline and as a modal, sized to fit, submitted without cookies or history
 entries, left quickly, accessible (axe-core) and refused to origins not allowed."""
+
 from __future__ import annotations
 
 import gzip
@@ -68,8 +69,11 @@ def test_other_languages_labels_load_from_the_widget_origin(make_app):
     client = make_app(IWF_WIDGET_LOCALES="fr,ar,en").test_client()
     res = client.get("/report/embed-labels.js?lang=ar")
     catalog = i18n.translations("ar")
-    expected = json.dumps([catalog.gettext("Report child sexual abuse images"), catalog.pgettext("button", "Close")],
-                          ensure_ascii=False, separators=(",", ":"))
+    expected = json.dumps(
+        [catalog.gettext("Report child sexual abuse images"), catalog.pgettext("button", "Close")],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
     assert res.get_data(as_text=True) == f'IWFReport.l("ar",{expected});\n'
     assert res.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
     assert "Set-Cookie" not in res.headers
@@ -138,9 +142,7 @@ def test_form_document_names_the_origins_that_may_embed_it(make_app):
     client = make_app(IWF_WIDGET_ALLOWED_ORIGINS="https://a.example, https://b.example:8443").test_client()
     res = client.get("/report/form?lang=en")
     assert 'data-iwf-origins="https://a.example https://b.example:8443"' in res.get_data(as_text=True)
-    assert res.headers["Content-Security-Policy"].endswith(
-        "frame-ancestors https://a.example https://b.example:8443"
-    )
+    assert res.headers["Content-Security-Policy"].endswith("frame-ancestors https://a.example https://b.example:8443")
     assert "X-Frame-Options" not in res.headers
     own = make_app().test_client().get("/report/form").get_data(as_text=True)
     assert 'data-iwf-origins=""' in own  # form.js then trusts only its own origin
@@ -163,14 +165,18 @@ class Sites(t.NamedTuple):
 
 PAGES = {
     # name: (html lang, dir, embed markup)
-    "fr-inline": ("fr", "", '<div data-iwf-report></div>'),
-    "en-inline": ("en", "", '<div data-iwf-report></div>'),
-    "ar-inline": ("ar", "rtl", '<div data-iwf-report></div>'),
+    "fr-inline": ("fr", "", "<div data-iwf-report></div>"),
+    "en-inline": ("en", "", "<div data-iwf-report></div>"),
+    "ar-inline": ("ar", "rtl", "<div data-iwf-report></div>"),
     "en-button": ("en", "", '<div data-iwf-report data-mode="button"></div>'),
     "ar-button": ("ar", "rtl", '<div data-iwf-report data-mode="button"></div>'),
-    "themed": ("en", "", '<div data-iwf-report data-mode="button" data-accent="#6a1b9a"></div>'
-                         '<div data-iwf-report data-accent="#6a1b9a"></div>'),
-    "nolang": ("", "", '<div data-iwf-report></div>'),
+    "themed": (
+        "en",
+        "",
+        '<div data-iwf-report data-mode="button" data-accent="#6a1b9a"></div>'
+        '<div data-iwf-report data-accent="#6a1b9a"></div>',
+    ),
+    "nolang": ("", "", "<div data-iwf-report></div>"),
 }
 
 
@@ -272,8 +278,7 @@ def test_french_inline_form_fits_and_submits_anonymously(context, sites):
     first_step = element.bounding_box()["height"]
     frame.click('[data-iwf-scope="in"]')
     frame.wait_for_selector('textarea[name="urls"]', state="visible")
-    page.wait_for_function("h => document.querySelector('iframe').getBoundingClientRect().height > h",
-                           arg=first_step)
+    page.wait_for_function("h => document.querySelector('iframe').getBoundingClientRect().height > h", arg=first_step)
     assert_fits(element, frame)
     fill_report(frame, "https://example.com/embedded/fr")
     frame.click('form button[type="submit"]')

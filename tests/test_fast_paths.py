@@ -1,4 +1,5 @@
 """Shortcuts taken for speed give exactly what the general code gives."""
+
 from __future__ import annotations
 
 import string
@@ -49,9 +50,24 @@ def test_a_plain_host_is_what_idna_makes_of_it(host):
 @pytest.mark.parametrize(
     "host",
     [
-        "Example.COM", "a.b", "a-b.example", "-a.example", "a-.example", "ab--cd.example", "xn--bcher-kva.example",
-        "XN--BCHER-KVA.example", "xn--abc.example", "1.2.3", "example.123", "a..b", ".a.b", "a" * 64 + ".com",
-        "a.b.", "localhost", "my_host.example", "bücher.example",
+        "Example.COM",
+        "a.b",
+        "a-b.example",
+        "-a.example",
+        "a-.example",
+        "ab--cd.example",
+        "xn--bcher-kva.example",
+        "XN--BCHER-KVA.example",
+        "xn--abc.example",
+        "1.2.3",
+        "example.123",
+        "a..b",
+        ".a.b",
+        "a" * 64 + ".com",
+        "a.b.",
+        "localhost",
+        "my_host.example",
+        "bücher.example",
     ],
 )
 def test_edge_hosts_as_idna_has_them(host):

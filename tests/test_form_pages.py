@@ -1,4 +1,5 @@
 """New-form and thank-you pages are rendered once and filled in per request: each must be the page the template renders."""
+
 from __future__ import annotations
 
 import pytest
@@ -84,4 +85,3 @@ def test_a_cached_thank_you_page_is_the_rendered_page(app, client, url):
                 app.preprocess_request()
                 expected, _ = views._page("thanks.html", reference=for_report(nonce), again=again)
             assert served.get_data(as_text=True) == expected
-

@@ -1,4 +1,5 @@
 """Every accepted report reaches the intake exactly once: real processes, real faults, loopback HTTP."""
+
 from __future__ import annotations
 
 import collections
@@ -163,12 +164,28 @@ def fill_outbox(url: str, public_key: str, n: int, prefix: str) -> list[str]:
     for i in range(n):
         rid = f"{prefix}{i:0{32 - len(prefix)}x}"
         report = {
-            "v": 1, "id": rid, "partner": PARTNER, "locale": "en", "created": 1767225600,
-            "urls": [f"https://example.com/many/{rid}"], "content_kind": "images", "where_seen": "website",
-            "description": "", "contact_email": "",
+            "v": 1,
+            "id": rid,
+            "partner": PARTNER,
+            "locale": "en",
+            "created": 1767225600,
+            "urls": [f"https://example.com/many/{rid}"],
+            "content_kind": "images",
+            "where_seen": "website",
+            "description": "",
+            "contact_email": "",
         }
-        rows.append({"id": rid, "partner": PARTNER, "created": 1767225600, "sealed": sealer.seal(report),
-                     "state": "pending", "attempts": 0, "next_attempt_at": 0.0})
+        rows.append(
+            {
+                "id": rid,
+                "partner": PARTNER,
+                "created": 1767225600,
+                "sealed": sealer.seal(report),
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": 0.0,
+            }
+        )
     with outbox.engine.begin() as conn:
         conn.execute(outbox_reports.insert(), rows)
     outbox.close()
@@ -212,8 +229,13 @@ def test_several_forward_processes_on_one_outbox_never_send_a_report_twice(syste
     ids = fill_outbox(system.widget_env["IWF_WIDGET_OUTBOX_URL"], system.public, 300, "b")
     env = {**system.widget_env, "IWF_WIDGET_BATCH_SIZE": "10", "IWF_WIDGET_FORWARD_TIMEOUT": "5"}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "iwf_widget.cli", "forward"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=system.tmp)
+        subprocess.Popen(
+            [sys.executable, "-m", "iwf_widget.cli", "forward"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=system.tmp,
+        )
         for _ in range(3)
     ]
     outputs = [p.communicate(timeout=60)[0].decode() for p in procs]
@@ -233,15 +255,28 @@ def test_rejected_report_is_kept_as_failed_with_the_reason(system):
     sealer = Sealer(system.public)
     bad = "d" * 32
     report = {
-        "v": 1, "id": bad, "partner": PARTNER, "locale": "en", "created": 1767225600,
-        "urls": ["javascript:alert(1)"], "content_kind": "images", "where_seen": "website",
-        "description": "", "contact_email": "",
+        "v": 1,
+        "id": bad,
+        "partner": PARTNER,
+        "locale": "en",
+        "created": 1767225600,
+        "urls": ["javascript:alert(1)"],
+        "content_kind": "images",
+        "where_seen": "website",
+        "description": "",
+        "contact_email": "",
     }
     outbox.accept(bad, PARTNER, sealer.seal(report), bad, 4e9)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "iwf_widget.cli", *args], env=system.widget_env,
-                              capture_output=True, text=True, timeout=60, cwd=system.tmp)
+        return subprocess.run(
+            [sys.executable, "-m", "iwf_widget.cli", *args],
+            env=system.widget_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=system.tmp,
+        )
 
     result = cli("forward")
     assert result.returncode == 0, result.stderr
@@ -268,8 +303,13 @@ def test_intake_refuses_to_start_with_a_bad_setting_and_names_it(tmp_path, keypa
         "IWF_INTAKE_PRIVATE_KEY": keypair[0],
         "IWF_INTAKE_PARTNERS": "{not json",
     }
-    result = subprocess.run([sys.executable, "-m", "iwf_widget.cli", "intake", "--port", "9"],
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "iwf_widget.cli", "intake", "--port", "9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     assert "IWF_INTAKE_PARTNERS" in result.stderr
 

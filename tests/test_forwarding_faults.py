@@ -7,6 +7,7 @@ libfaketime for a partner whose clock is wrong. Each test counts the reports
 sent, thanked, stored at the intake and left in the outbox, and checks that
 the operator's view (``iwf-widget outbox``, health, logs) names the cause.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,12 @@ def system(tmp_path, keypair):
 
 def cli(system: System, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "iwf_widget.cli", *args], env=env or system.widget_env,
-        capture_output=True, text=True, timeout=60, cwd=system.tmp,
+        [sys.executable, "-m", "iwf_widget.cli", *args],
+        env=env or system.widget_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=system.tmp,
     )
 
 
@@ -54,7 +59,12 @@ def outbox(system: System) -> dict[str, t.Any]:
 
 def counts(system: System, thanked: int) -> dict[str, int]:
     box = outbox(system)
-    return {"thanked": thanked, "stored": system.held(), "pending": box["outbox_pending"], "failed": box["outbox_failed"]}
+    return {
+        "thanked": thanked,
+        "stored": system.held(),
+        "pending": box["outbox_pending"],
+        "failed": box["outbox_failed"],
+    }
 
 
 def stored_once_each(system: System, n: int) -> list[dict[str, t.Any]]:
@@ -64,8 +74,11 @@ def stored_once_each(system: System, n: int) -> list[dict[str, t.Any]]:
 
 
 def log_lines(system: System, name: str, pattern: str) -> list[str]:
-    return [line for line in (system.tmp / f"{name}.log").read_text(errors="replace").splitlines()
-            if re.search(pattern, line)]
+    return [
+        line
+        for line in (system.tmp / f"{name}.log").read_text(errors="replace").splitlines()
+        if re.search(pattern, line)
+    ]
 
 
 # -- only the intake can fail a report --------------------------------------------
@@ -208,8 +221,9 @@ def test_a_partner_clock_hours_fast_then_corrected_loses_fails_and_doubles_nothi
     for offset, hours in (("+1h", 1), ("+2h", 2), (None, 0)):
         env = dict(plain)
         if offset:
-            env.update(LD_PRELOAD=str(FAKETIME), FAKETIME=offset, FAKETIME_DONT_FAKE_MONOTONIC="1",
-                       FAKETIME_NO_CACHE="1")
+            env.update(
+                LD_PRELOAD=str(FAKETIME), FAKETIME=offset, FAKETIME_DONT_FAKE_MONOTONIC="1", FAKETIME_NO_CACHE="1"
+            )
         system.widget_env = env
         system.start_widget()
         for i in range(3):
@@ -227,8 +241,12 @@ def test_a_partner_clock_hours_fast_then_corrected_loses_fails_and_doubles_nothi
     # The partner's log says which way and by how much; the intake's log names the partner and the cause.
     widget_says = log_lines(system, "widget", r"clock is \d+ s ahead of the intake's")
     assert {round(int(re.search(r"clock is (\d+) s", line).group(1)) / 3600) for line in widget_says} == {1, 2}
-    assert log_lines(system, "intake", rf"refused a batch from {PARTNER} with 401: its clock is off: its time is "
-                                       r"\d+ s ahead of the intake's")
+    assert log_lines(
+        system,
+        "intake",
+        rf"refused a batch from {PARTNER} with 401: its clock is off: its time is "
+        r"\d+ s ahead of the intake's",
+    )
 
 
 # -- health and logs tell the truth ---------------------------------------------------
@@ -242,12 +260,15 @@ def test_intake_health_says_degraded_while_it_cannot_store_and_logs_it_once_a_mi
     assert httpx.get(f"{system.intake_url}/healthz").json()["status"] == "ok"
 
     with sqlite3.connect(system.tmp / "intake.db") as db:  # the database refuses every write
-        db.execute("CREATE TRIGGER readonly BEFORE INSERT ON iwf_intake_reports "
-                   "BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END")
+        db.execute(
+            "CREATE TRIGGER readonly BEFORE INSERT ON iwf_intake_reports "
+            "BEGIN SELECT RAISE(ABORT, 'attempt to write a readonly database'); END"
+        )
     for i in range(1, 4):
         system.submit(f"https://example.com/health/{i}")
-    health = wait_until(lambda: (lambda r: r if r.status_code == 503 else None)(
-        httpx.get(f"{system.intake_url}/healthz")), timeout=20)
+    health = wait_until(
+        lambda: (lambda r: r if r.status_code == 503 else None)(httpx.get(f"{system.intake_url}/healthz")), timeout=20
+    )
     assert health and health.json()["status"] == "degraded" and "storing reports failed" in health.json()["reason"]
     assert wait_until(lambda: len(log_lines(system, "widget", "deferred")) >= 1, timeout=10)
     time.sleep(2)  # many passes fail meanwhile ...
@@ -268,8 +289,9 @@ def test_an_outbox_that_cannot_be_written_logs_one_line_a_minute_not_a_traceback
     system.start_intake()
     system.start_widget()
     with sqlite3.connect(system.tmp / "outbox.db") as db:  # the disk is full for the forwarder's writes
-        db.execute("CREATE TRIGGER full BEFORE UPDATE ON iwf_outbox "
-                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        db.execute(
+            "CREATE TRIGGER full BEFORE UPDATE ON iwf_outbox BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
     for i in range(2):
         system.submit(f"https://example.com/full/{i}")
     assert wait_until(lambda: log_lines(system, "widget", "forwarding pass failed"), timeout=10)

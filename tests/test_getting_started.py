@@ -8,6 +8,7 @@ A block that ends in a server runs in its own "terminal" (a process), the others
 first terminal, where step 1's virtual environment is active. The report is sent from
 the static page in real Chromium.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -55,8 +56,9 @@ class Reader:
     def run(self, block: Block) -> subprocess.CompletedProcess[str]:
         """A block in the first terminal: step 1's environment active, once it exists."""
         script = "set -e\nif [ -f iwf/bin/activate ]; then . iwf/bin/activate; fi\n" + self.localize(block.text)
-        done = subprocess.run(["bash", "-c", script], cwd=self.work, env=self.env, capture_output=True, text=True,
-                              timeout=600)
+        done = subprocess.run(
+            ["bash", "-c", script], cwd=self.work, env=self.env, capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, f"{block}:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
         return done
 
@@ -65,8 +67,13 @@ class Reader:
         text = self.localize(block.text)
         port = int(re.findall(r"\b(\d{4,5})\b", text.strip().splitlines()[-1])[-1])
         name = server.split()[-1].replace(".", "-")
-        proc = Proc(name, ["bash", "-e", "-c", text], self.env, self.work / f"{name}.log",
-                    f"http://127.0.0.1:{port}{SERVERS[server]}")
+        proc = Proc(
+            name,
+            ["bash", "-e", "-c", text],
+            self.env,
+            self.work / f"{name}.log",
+            f"http://127.0.0.1:{port}{SERVERS[server]}",
+        )
         self.servers.append(proc)
         return proc
 
@@ -83,8 +90,12 @@ def server_of(block: Block) -> str | None:
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheels")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return out
 
 
@@ -173,8 +184,9 @@ def test_the_systemd_unit_starts_the_widget_with_the_settings_init_wrote(reader)
     env[key] = str(state)
     port = free_port()
     command = service["ExecStart"].replace("/opt/iwf-widget", str(reader.work / "iwf")).replace("8000", str(port))
-    proc = Proc("systemd-unit", shlex.split(command), env, reader.work / "unit.log",
-                f"http://127.0.0.1:{port}/report/healthz")
+    proc = Proc(
+        "systemd-unit", shlex.split(command), env, reader.work / "unit.log", f"http://127.0.0.1:{port}/report/healthz"
+    )
     try:
         page = httpx.get(f"http://127.0.0.1:{port}/report/form", params={"lang": "fr"}, timeout=10)
         assert page.status_code == 200 and '<html lang="fr"' in page.text

@@ -1,4 +1,5 @@
 """Group commit: concurrent accepts share transactions, and each still learns its own outcome."""
+
 from __future__ import annotations
 
 import sqlite3

@@ -1,4 +1,5 @@
 """Security headers on every route the widget serves, found from the app's own URL map."""
+
 from __future__ import annotations
 
 import re
@@ -149,17 +150,20 @@ def test_embed_snippet_may_be_loaded_by_any_site_but_never_framed(client):
     assert r.headers["X-Frame-Options"] == "DENY"
 
 
-@pytest.mark.parametrize("path", [
-    "/report/static/../views.py",
-    "/report/static/%2e%2e/setup.cfg",
-    "/report/static/..%2fsetup.cfg",
-    "/report/static/%2e%2e%2f%2e%2e%2fsetup.cfg",
-    "/report/static/..%5csetup.cfg",
-    "/report/static/../../../../etc/passwd",
-    "/report/static//etc/passwd",
-    "/report/static/%00",
-    "/report/static/../templates/iwf_widget/base.html",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/report/static/../views.py",
+        "/report/static/%2e%2e/setup.cfg",
+        "/report/static/..%2fsetup.cfg",
+        "/report/static/%2e%2e%2f%2e%2e%2fsetup.cfg",
+        "/report/static/..%5csetup.cfg",
+        "/report/static/../../../../etc/passwd",
+        "/report/static//etc/passwd",
+        "/report/static/%00",
+        "/report/static/../templates/iwf_widget/base.html",
+    ],
+)
 def test_static_route_refuses_path_traversal(client, path):
     r = client.get(path, follow_redirects=True)
     assert r.status_code in (400, 404), path

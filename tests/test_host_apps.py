@@ -4,6 +4,7 @@ Every host app here must give: the form page with the widget's own CSP and
 ``frame-ancestors``, a report stored in the real SQLite outbox, no cookie on a
 widget response, and no 500 for any refusal.
 """
+
 from __future__ import annotations
 
 import gc
@@ -159,8 +160,12 @@ def test_a_host_limiter_with_default_limits_never_counts_reporters_by_address(ho
         app,
         order,
         lambda a: Limiter(
-            get_remote_address, app=a, default_limits=["2/minute"], application_limits=["3/minute"],
-            meta_limits=["1/hour"], storage_uri="memory://",
+            get_remote_address,
+            app=a,
+            default_limits=["2/minute"],
+            application_limits=["3/minute"],
+            meta_limits=["1/hour"],
+            storage_uri="memory://",
         ),
     )
     check_widget_at_home(app)

@@ -4,6 +4,7 @@ Each entry says what it sends and what it expects. Whatever it is, the answer is
 never a 5xx, nothing is stored, no Set-Cookie is sent, nothing hostile is
 reflected unescaped, and a person sees the refusal in their own language.
 """
+
 from __future__ import annotations
 
 import base64
@@ -87,8 +88,23 @@ def test_corpus_is_large_and_covers_every_kind_of_attack():
     for entry in CORPUS:
         assert entry["sends"] and entry["expect"]["status"] >= 200
     prefixes = {e["id"].split("-")[0] for e in CORPUS}
-    for kind in ("xss", "get", "scheme", "hidden", "control", "utf8", "addresses", "huge", "token",
-                 "origin", "choice", "email", "static", "intake", "rate"):
+    for kind in (
+        "xss",
+        "get",
+        "scheme",
+        "hidden",
+        "control",
+        "utf8",
+        "addresses",
+        "huge",
+        "token",
+        "origin",
+        "choice",
+        "email",
+        "static",
+        "intake",
+        "rate",
+    ):
         assert kind in prefixes, kind
     fields = {f for e in WIDGET for f in e["request"].get("fields", {})}
     assert {"urls", "description", "contact_email", "content_kind", "where_seen", "homepage", "iwf_token"} <= fields
@@ -159,8 +175,9 @@ def make_token(kind: str, real: str, lang: str) -> str | list[str] | None:
         "expired": lambda: signed_token(lang, age=3 * 3600),
         "future": lambda: signed_token(lang, age=-86400),
         "other_partner": lambda: signed_token(lang, {"p": "other-partner", "l": lang, "n": secrets.token_hex(16)}),
-        "other_lang": lambda: signed_token(lang, {"p": "test-partner", "l": "ar" if lang != "ar" else "en",
-                                                  "n": secrets.token_hex(16)}),
+        "other_lang": lambda: signed_token(
+            lang, {"p": "test-partner", "l": "ar" if lang != "ar" else "en", "n": secrets.token_hex(16)}
+        ),
         "no_nonce": lambda: signed_token(lang, {"p": "test-partner", "l": lang}),
         "list_payload": lambda: signed_token(lang, ["test-partner", lang, "n"]),
         "nul": lambda: real + "\x00",
@@ -227,8 +244,11 @@ def send(partner: Partner, request: dict[str, t.Any]) -> tuple[t.Any, int]:
     if method == "GET":
         before = partner.stored()
         return client.get(
-            request.get("path", "/report/form"), query_string=request.get("query"), headers=headers,
-            environ_base=environ, follow_redirects=True,
+            request.get("path", "/report/form"),
+            query_string=request.get("query"),
+            headers=headers,
+            environ_base=environ,
+            follow_redirects=True,
         ), before
     if method != "POST":
         before = partner.stored()
@@ -258,8 +278,9 @@ def send(partner: Partner, request: dict[str, t.Any]) -> tuple[t.Any, int]:
         raw = request.get("raw_body", request.get("raw_body_latin1", ""))
         raw = raw.replace("{token}", quote(token or "", safe=""))
         body = raw.encode("latin-1" if "raw_body_latin1" in request else "utf-8")
-        response = client.post(url, data=body, content_type=request["content_type"], headers=headers,
-                               environ_base=environ)
+        response = client.post(
+            url, data=body, content_type=request["content_type"], headers=headers, environ_base=environ
+        )
         return response, before
     data: t.Any = answers | {name: expand(value) for name, value in request.get("fields", {}).items()}
     for name in request.get("drop", []):
@@ -271,8 +292,9 @@ def send(partner: Partner, request: dict[str, t.Any]) -> tuple[t.Any, int]:
         data["iwf_token"] = token
     if "multipart_file" in request:
         data["picture"] = (io.BytesIO(b"\x89PNG\r\n\x1a\n" + b"\0" * request["multipart_file"]), "picture.png")
-        return client.post(url, data=data, content_type="multipart/form-data", headers=headers,
-                           environ_base=environ), before
+        return client.post(
+            url, data=data, content_type="multipart/form-data", headers=headers, environ_base=environ
+        ), before
     return client.post(url, data=data, headers=headers, environ_base=environ), before
 
 
@@ -313,20 +335,29 @@ def intake(tmp_path_factory):
 
     private, public = generate_keypair()
     folder = tmp_path_factory.mktemp("intake")
-    app = create_app({
-        "IWF_INTAKE_DB_URL": f"sqlite:///{folder}/intake.db",
-        "IWF_INTAKE_PRIVATE_KEY": private,
-        "IWF_INTAKE_PARTNERS": json.dumps({"test-partner": [SIGNING_KEY], "other-partner": [OTHER_PARTNER_KEY]}),
-        "IWF_INTAKE_MAX_BODY": str(INTAKE_MAX_BODY),
-    })
+    app = create_app(
+        {
+            "IWF_INTAKE_DB_URL": f"sqlite:///{folder}/intake.db",
+            "IWF_INTAKE_PRIVATE_KEY": private,
+            "IWF_INTAKE_PARTNERS": json.dumps({"test-partner": [SIGNING_KEY], "other-partner": [OTHER_PARTNER_KEY]}),
+            "IWF_INTAKE_MAX_BODY": str(INTAKE_MAX_BODY),
+        }
+    )
     return app, public
 
 
 def good_report(report_id: str, partner: str = "test-partner") -> dict[str, t.Any]:
     return {
-        "v": 1, "id": report_id, "partner": partner, "locale": "en", "created": minute(),
-        "urls": ["https://example.com/a.html"], "content_kind": "images", "where_seen": "website",
-        "description": "", "contact_email": "",
+        "v": 1,
+        "id": report_id,
+        "partner": partner,
+        "locale": "en",
+        "created": minute(),
+        "urls": ["https://example.com/a.html"],
+        "content_kind": "images",
+        "where_seen": "website",
+        "description": "",
+        "contact_email": "",
     }
 
 
@@ -359,8 +390,9 @@ def sealed_item(spec: dict[str, t.Any], public: str, partner: str, ids: dict[str
     return item
 
 
-def batch_request(request: dict[str, t.Any], public: str, partner: str | None = None,
-                  items: list[dict[str, t.Any]] | None = None) -> tuple[bytes, dict[str, str]]:
+def batch_request(
+    request: dict[str, t.Any], public: str, partner: str | None = None, items: list[dict[str, t.Any]] | None = None
+) -> tuple[bytes, dict[str, str]]:
     partner = partner or request.get("partner", "test-partner")
     if items is None:
         ids: dict[str, str] = {}
@@ -372,8 +404,9 @@ def batch_request(request: dict[str, t.Any], public: str, partner: str | None = 
     elif request.get("oversized"):
         body = b" " * (INTAKE_MAX_BODY + 1)
     else:
-        body = json.dumps({"v": request.get("version", 1), "partner": request.get("body_partner", partner),
-                           "reports": items}).encode()
+        body = json.dumps(
+            {"v": request.get("version", 1), "partner": request.get("body_partner", partner), "reports": items}
+        ).encode()
     key = {"test-partner": SIGNING_KEY, "other-partner": OTHER_PARTNER_KEY}.get(partner, SIGNING_KEY)
     if request.get("sign") == "wrong_key":
         key = "wrong-key-0123456789abcdef"

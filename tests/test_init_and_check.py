@@ -1,4 +1,5 @@
 """`iwf-widget init` writes a partner's settings; `iwf-widget check` says whether they work, line by line."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,14 @@ def base_env() -> dict[str, str]:
 
 def cli(*args: str, env: dict[str, str], cwd: Path, **kw: t.Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "iwf_widget.cli", *args], env=env, cwd=cwd, capture_output=True, text=True,
-        timeout=60, stdin=subprocess.DEVNULL, **kw,
+        [sys.executable, "-m", "iwf_widget.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        **kw,
     )
 
 
@@ -57,8 +64,17 @@ class Partner:
         self.intake_port = free_port()
         self.intake: Proc | None = None
         done = cli(
-            "init", "--partner-id", "ma-cyberconfiance", "--intake-url", f"http://127.0.0.1:{self.intake_port}",
-            "--intake-public-key", self.public, "--allowed-origins", PAGE_ORIGIN, env=base_env(), cwd=tmp,
+            "init",
+            "--partner-id",
+            "ma-cyberconfiance",
+            "--intake-url",
+            f"http://127.0.0.1:{self.intake_port}",
+            "--intake-public-key",
+            self.public,
+            "--allowed-origins",
+            PAGE_ORIGIN,
+            env=base_env(),
+            cwd=tmp,
         )
         assert done.returncode == 0, done.stderr
         self.init_output = done.stdout
@@ -110,8 +126,19 @@ def test_init_writes_a_private_settings_file_with_a_fresh_strong_key(partner, tm
     assert len(s["IWF_WIDGET_SIGNING_KEY"]) >= 43, "256 random bits"
     other = tmp_path / "other"
     other.mkdir()
-    again = cli("init", "--partner-id", "x", "--intake-url", "https://intake.example", "--intake-public-key", keypair[1],
-                "--allowed-origins", "", env=base_env(), cwd=other)
+    again = cli(
+        "init",
+        "--partner-id",
+        "x",
+        "--intake-url",
+        "https://intake.example",
+        "--intake-public-key",
+        keypair[1],
+        "--allowed-origins",
+        "",
+        env=base_env(),
+        cwd=other,
+    )
     assert read_env_file(other / ".env")["IWF_WIDGET_SIGNING_KEY"] != s["IWF_WIDGET_SIGNING_KEY"]
     assert '<script src="http://127.0.0.1:8000/report/embed.js" async></script>' in again.stdout
     assert "<div data-iwf-report></div>" in again.stdout
@@ -119,8 +146,17 @@ def test_init_writes_a_private_settings_file_with_a_fresh_strong_key(partner, tm
 
 def test_init_refuses_to_overwrite_without_force(partner, tmp_path, keypair):
     before = (tmp_path / ".env").read_text()
-    args = ("init", "--partner-id", "other", "--intake-url", "https://intake.example", "--intake-public-key", keypair[1],
-            "--allowed-origins", "")
+    args = (
+        "init",
+        "--partner-id",
+        "other",
+        "--intake-url",
+        "https://intake.example",
+        "--intake-public-key",
+        keypair[1],
+        "--allowed-origins",
+        "",
+    )
     done = cli(*args, env=base_env(), cwd=tmp_path)
     assert done.returncode == 2 and "--force" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert (tmp_path / ".env").read_text() == before
@@ -139,8 +175,19 @@ def test_init_without_a_terminal_asks_nothing_and_names_the_missing_flag(tmp_pat
 
 
 def test_init_refuses_a_bad_value_naming_its_flag(tmp_path, keypair):
-    done = cli("init", "--partner-id", "Not An Id", "--intake-url", "https://intake.example",
-               "--intake-public-key", keypair[1], "--allowed-origins", "", env=base_env(), cwd=tmp_path)
+    done = cli(
+        "init",
+        "--partner-id",
+        "Not An Id",
+        "--intake-url",
+        "https://intake.example",
+        "--intake-public-key",
+        keypair[1],
+        "--allowed-origins",
+        "",
+        env=base_env(),
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and done.stderr.startswith("Error: --partner-id:"), done.stderr
     assert not (tmp_path / ".env").exists()
 
@@ -149,7 +196,11 @@ def test_init_asks_for_what_is_missing_at_a_terminal(tmp_path, keypair):
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "iwf_widget.cli", "init", "--widget-url", "https://report.partner.example/report"],
-        env=base_env(), cwd=tmp_path, stdin=follower, stdout=follower, stderr=follower,
+        env=base_env(),
+        cwd=tmp_path,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
     )
     os.close(follower)
     answers = ["ma-test", "https://intake.example", keypair[1], "https://www.partner.example"]
@@ -189,7 +240,14 @@ def test_the_registration_line_init_prints_is_accepted_by_a_real_intake_and_all_
     }
     partner.start_intake()
     status, lines = partner.check("--page", PAGE_ORIGIN + "/signaler.html")
-    assert lines == {"settings": "ok", "outbox": "ok", "intake": "ok", "partner": "ok", "intake key": "ok", "page": "ok"}
+    assert lines == {
+        "settings": "ok",
+        "outbox": "ok",
+        "intake": "ok",
+        "partner": "ok",
+        "intake key": "ok",
+        "page": "ok",
+    }
     assert status == 0
 
 
@@ -257,8 +315,13 @@ def test_check_names_a_bad_setting_and_a_misspelt_key(partner):
 def test_serve_warns_at_start_up_of_what_check_would_fail(partner, tmp_path):
     port = free_port()
     cmd = [sys.executable, "-m", "iwf_widget.cli", "serve", "--port", str(port)]
-    widget = Proc("widget", cmd, {**base_env(), **partner.settings}, tmp_path / "widget.log",
-                  f"http://127.0.0.1:{port}/report/healthz")
+    widget = Proc(
+        "widget",
+        cmd,
+        {**base_env(), **partner.settings},
+        tmp_path / "widget.log",
+        f"http://127.0.0.1:{port}/report/healthz",
+    )
     try:
         assert wait_until(lambda: "intake: cannot reach" in widget.output(), timeout=20), widget.output()
         assert "WARNING" in widget.output()

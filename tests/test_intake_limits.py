@@ -1,4 +1,5 @@
 """The intake bounds what one partner can deliver, so a compromised partner cannot flood it."""
+
 from __future__ import annotations
 
 import json
@@ -19,23 +20,39 @@ def batch(keypair, partner: str, first: int, n: int) -> tuple[bytes, dict[str, s
     items = []
     for i in range(first, first + n):
         rid = f"{i:032x}"
-        items.append((rid, sealer.seal({
-            "v": 1, "id": rid, "partner": partner, "locale": "en", "created": int(time.time()) // 60 * 60,
-            "urls": [f"https://example.com/{i}"], "content_kind": "images", "where_seen": "website",
-            "description": "", "contact_email": "",
-        })))
+        items.append(
+            (
+                rid,
+                sealer.seal(
+                    {
+                        "v": 1,
+                        "id": rid,
+                        "partner": partner,
+                        "locale": "en",
+                        "created": int(time.time()) // 60 * 60,
+                        "urls": [f"https://example.com/{i}"],
+                        "content_kind": "images",
+                        "where_seen": "website",
+                        "description": "",
+                        "contact_email": "",
+                    }
+                ),
+            )
+        )
     body = protocol.encode_batch(partner, items)
     return body, protocol.request_headers(partner, KEYS[partner][0], body)
 
 
 @pytest.fixture
 def intake(tmp_path, keypair):
-    app = create_app({
-        "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
-        "IWF_INTAKE_PRIVATE_KEY": keypair[0],
-        "IWF_INTAKE_PARTNERS": json.dumps(KEYS),
-        "IWF_INTAKE_PARTNER_RATE_LIMIT": "5/hour",
-    })
+    app = create_app(
+        {
+            "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
+            "IWF_INTAKE_PRIVATE_KEY": keypair[0],
+            "IWF_INTAKE_PARTNERS": json.dumps(KEYS),
+            "IWF_INTAKE_PARTNER_RATE_LIMIT": "5/hour",
+        }
+    )
     return app.test_client()
 
 
@@ -58,9 +75,11 @@ def test_partner_over_its_limit_gets_429_with_retry_after_and_nothing_stored(int
 
 def test_partner_limit_setting_is_validated(tmp_path, keypair):
     with pytest.raises(ConfigError, match="IWF_INTAKE_PARTNER_RATE_LIMIT"):
-        create_app({
-            "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
-            "IWF_INTAKE_PRIVATE_KEY": keypair[0],
-            "IWF_INTAKE_PARTNERS": json.dumps(KEYS),
-            "IWF_INTAKE_PARTNER_RATE_LIMIT": "lots",
-        })
+        create_app(
+            {
+                "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
+                "IWF_INTAKE_PRIVATE_KEY": keypair[0],
+                "IWF_INTAKE_PARTNERS": json.dumps(KEYS),
+                "IWF_INTAKE_PARTNER_RATE_LIMIT": "lots",
+            }
+        )

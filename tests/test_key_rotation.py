@@ -4,6 +4,7 @@ During an intake key rotation, reports already sealed to the old public key
 wait in partners' outboxes; the intake opens them with the old private key
 listed after the new one in ``IWF_INTAKE_PRIVATE_KEY``.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,16 @@ NEW_SIGNING = "new-signing-key-0123456789abcdef"
 
 def report(rid: str) -> dict:
     return {
-        "v": 1, "id": rid, "partner": PARTNER, "locale": "en", "created": int(time.time()) // 60 * 60,
-        "urls": [f"https://example.com/{rid}"], "content_kind": "images", "where_seen": "website",
-        "description": "", "contact_email": "",
+        "v": 1,
+        "id": rid,
+        "partner": PARTNER,
+        "locale": "en",
+        "created": int(time.time()) // 60 * 60,
+        "urls": [f"https://example.com/{rid}"],
+        "content_kind": "images",
+        "where_seen": "website",
+        "description": "",
+        "contact_email": "",
     }
 
 

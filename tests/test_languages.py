@@ -1,4 +1,5 @@
 """All 17 languages: the right language and direction, no English left, sensible negotiation."""
+
 from __future__ import annotations
 
 import re
@@ -133,5 +134,7 @@ def test_numbers_filled_into_right_to_left_sentences_are_isolated(submit, lang, 
 def test_partner_help_text_keeps_its_numbers_and_addresses_in_order(make_app):
     client = make_app(IWF_WIDGET_HELP_TEXT="خط المساعدة 0800 1111 أو https://help.example.org/ar.").test_client()
     page = client.get("/report/form?lang=ar&step=adult").get_data(as_text=True)
-    assert ('<p class="iwf-partner-help" dir="auto">خط المساعدة <bdi dir="ltr">0800 1111</bdi> أو '
-            '<bdi dir="ltr">https://help.example.org/ar</bdi>.</p>') in page
+    assert (
+        '<p class="iwf-partner-help" dir="auto">خط المساعدة <bdi dir="ltr">0800 1111</bdi> أو '
+        '<bdi dir="ltr">https://help.example.org/ar</bdi>.</p>'
+    ) in page

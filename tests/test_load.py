@@ -6,6 +6,7 @@ is a 5xx and every accepted report is in the outbox exactly once. Then, with a
 tight per-client limit, a flood from one loopback address is held back while
 another address still gets through.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -62,9 +63,21 @@ class Widget:
         }
         self.log = open(folder / "serve.log", "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "iwf_widget.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--threads", "8"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "iwf_widget.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--threads",
+                "8",
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while True:
@@ -113,10 +126,18 @@ def report_once(client: httpx.Client, lang: str, n: int) -> tuple[int, str | Non
     page = client.get(f"/report/form?lang={lang}")
     assert page.status_code == 200, page.status_code
     token = TOKEN.search(page.text).group(1)
-    r = client.post(f"/report/form?lang={lang}", data={
-        "iwf_token": token, "urls": f"https://example.com/load/{n}", "content_kind": "images",
-        "where_seen": "website", "description": "", "contact_email": "", "homepage": "",
-    })
+    r = client.post(
+        f"/report/form?lang={lang}",
+        data={
+            "iwf_token": token,
+            "urls": f"https://example.com/load/{n}",
+            "content_kind": "images",
+            "where_seen": "website",
+            "description": "",
+            "contact_email": "",
+            "homepage": "",
+        },
+    )
     found = REFERENCE.search(r.text)
     return r.status_code, found.group(1).strip() if found else None
 
@@ -156,17 +177,21 @@ def test_a_flood_from_one_client_is_limited_while_another_gets_through(start):
     widget = start("flood", IWF_WIDGET_RATE_LIMIT="12/hour")
 
     def from_address(address: str) -> httpx.Client:
-        return httpx.Client(base_url=widget.base, timeout=30,
-                            transport=httpx.HTTPTransport(local_address=address))
+        return httpx.Client(base_url=widget.base, timeout=30, transport=httpx.HTTPTransport(local_address=address))
 
     def flood(n: int) -> tuple[int, str | None, str | None]:
         with from_address("127.0.0.2") as client:
             page = client.get("/report/form?lang=fr")
             token = TOKEN.search(page.text).group(1)
-            r = client.post("/report/form?lang=fr", data={
-                "iwf_token": token, "urls": f"https://example.com/flood/{n}", "content_kind": "images",
-                "where_seen": "website",
-            })
+            r = client.post(
+                "/report/form?lang=fr",
+                data={
+                    "iwf_token": token,
+                    "urls": f"https://example.com/flood/{n}",
+                    "content_kind": "images",
+                    "where_seen": "website",
+                },
+            )
             return r.status_code, r.headers.get("Retry-After"), REFERENCE.search(r.text) and "ref"
 
     with concurrent.futures.ThreadPoolExecutor(10) as pool:

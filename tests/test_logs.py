@@ -5,6 +5,7 @@ invalid, rate-limited, failing storage) and on to a real intake over HTTP; the
 marker values sent as the client's address, User-Agent, Referer, addresses,
 description and email must appear in no record, message, argument or traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,16 @@ REFERER = "https://referer-marker.example/page"
 ADDRESS = "https://address-marker.example/hidden-path-7f3a"
 DESCRIPTION = "DESCRIPTION-MARKER-7f3a on the second page"
 EMAIL = "email-marker-7f3a@example.org"
-MARKERS = [IP, FORWARDED_IP, "UA-MARKER-7f3a", "referer-marker", "address-marker", "hidden-path-7f3a",
-           "DESCRIPTION-MARKER", "email-marker"]
+MARKERS = [
+    IP,
+    FORWARDED_IP,
+    "UA-MARKER-7f3a",
+    "referer-marker",
+    "address-marker",
+    "hidden-path-7f3a",
+    "DESCRIPTION-MARKER",
+    "email-marker",
+]
 
 
 class Everything(logging.Handler):
@@ -46,8 +55,11 @@ class Everything(logging.Handler):
 def captured() -> t.Iterator[Everything]:
     handler = Everything()
     root = logging.getLogger()
-    saved = {name: (lg.level, lg.propagate, lg.disabled) for name, lg in logging.root.manager.loggerDict.items()
-             if isinstance(lg, logging.Logger)}
+    saved = {
+        name: (lg.level, lg.propagate, lg.disabled)
+        for name, lg in logging.root.manager.loggerDict.items()
+        if isinstance(lg, logging.Logger)
+    }
     saved_root = root.level
     for lg in logging.root.manager.loggerDict.values():
         if isinstance(lg, logging.Logger):
@@ -121,11 +133,13 @@ def test_forwarding_to_a_real_intake_logs_nothing_about_the_reports(make_app, tm
     from iwf_widget.serving import make_server, server_url
 
     private, public = generate_keypair()
-    intake = create_app({
-        "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
-        "IWF_INTAKE_PRIVATE_KEY": private,
-        "IWF_INTAKE_PARTNERS": json.dumps({"test-partner": [SIGNING_KEY]}),
-    })
+    intake = create_app(
+        {
+            "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
+            "IWF_INTAKE_PRIVATE_KEY": private,
+            "IWF_INTAKE_PARTNERS": json.dumps({"test-partner": [SIGNING_KEY]}),
+        }
+    )
     server = make_server(intake, "127.0.0.1", 0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -147,8 +161,9 @@ def test_forwarding_to_a_real_intake_logs_nothing_about_the_reports(make_app, tm
         other = wrong_key.extensions["iwf_widget"]
         assert Forwarder(other.settings, other.outbox).drain()["rejected"] == 2
         # And an intake that does not answer at all.
-        down = make_app(IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9",
-                        IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp_path}/down.db")
+        down = make_app(
+            IWF_WIDGET_INTAKE_URL="http://127.0.0.1:9", IWF_WIDGET_OUTBOX_URL=f"sqlite:///{tmp_path}/down.db"
+        )
         assert post(down.test_client()).status_code == 200
         down_state = down.extensions["iwf_widget"]
         assert Forwarder(down_state.settings, down_state.outbox).drain()["retried"] == 1
@@ -166,16 +181,19 @@ def test_intake_storage_failure_logs_no_report_content(tmp_path, keypair, captur
     from iwf_widget.intake.validate import Report
     from iwf_widget.outbox import minute
 
-    intake = create_app({
-        "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
-        "IWF_INTAKE_PRIVATE_KEY": keypair[0],
-        "IWF_INTAKE_PARTNERS": json.dumps({"test-partner": [SIGNING_KEY]}),
-    })
+    intake = create_app(
+        {
+            "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/intake.db",
+            "IWF_INTAKE_PRIVATE_KEY": keypair[0],
+            "IWF_INTAKE_PARTNERS": json.dumps({"test-partner": [SIGNING_KEY]}),
+        }
+    )
     open_all_loggers()
     store = intake.extensions["iwf_intake"].store
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("CREATE TRIGGER refuse BEFORE INSERT ON iwf_intake_reports "
-                             "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER refuse BEFORE INSERT ON iwf_intake_reports BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        )
     report = Report("ab" * 16, "test-partner", "en", minute(), [ADDRESS], "images", "website", DESCRIPTION, EMAIL)
     try:
         store.put("test-partner", [report])

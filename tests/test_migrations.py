@@ -4,6 +4,7 @@ The upgrade test runs the previous release itself (built from git history into
 a throw-away virtualenv) to leave reports queued in its outbox and stored in
 its intake, then serves and forwards them with this code.
 """
+
 from __future__ import annotations
 
 import os
@@ -70,7 +71,11 @@ def test_the_newest_revision_is_the_schema_the_code_uses(tmp_path, schema, metad
     migrations.upgrade(engine, schema)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": schema.version_table})
-        drift = [d for d in compare_metadata(context, metadata) if d[0] != "remove_table" or d[1].name != schema.version_table]
+        drift = [
+            d
+            for d in compare_metadata(context, metadata)
+            if d[0] != "remove_table" or d[1].name != schema.version_table
+        ]
     engine.dispose()
     assert drift == [], "add a revision for this change (docs/DEPLOYMENT.md, Upgrades)"
 
@@ -88,12 +93,21 @@ def test_a_database_from_before_versioning_is_stamped_at_baseline_then_upgraded(
 
 
 def test_migrate_command_says_what_it_did(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "IWF_WIDGET_OUTBOX_URL": f"sqlite:///{tmp_path}/o.db",
-           "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/i.db"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "IWF_WIDGET_OUTBOX_URL": f"sqlite:///{tmp_path}/o.db",
+        "IWF_INTAKE_DB_URL": f"sqlite:///{tmp_path}/i.db",
+    }
 
     def migrate(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "iwf_widget.cli", "migrate", *args],
-                              env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "iwf_widget.cli", "migrate", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -116,8 +130,13 @@ def test_servers_starting_together_on_postgresql_migrate_once(database):  # noqa
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", script, outbox_url, intake_url], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, outbox_url, intake_url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(6)
     ]
     results = [p.communicate(timeout=120) for p in procs]
@@ -148,12 +167,22 @@ def previous_release() -> t.Iterator[str]:
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
     python = str(venv / "bin" / "python")
     wheels = folder / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
-                   check=True, timeout=300)
-    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", *map(str, wheels.glob("*.whl"))],
-                   check=True, timeout=300)
-    where = subprocess.run([python, "-c", "import iwf_widget; print(iwf_widget.__file__)"],
-                           capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": ""}, cwd=folder)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
+        check=True,
+        timeout=300,
+    )
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--no-deps", *map(str, wheels.glob("*.whl"))], check=True, timeout=300
+    )
+    where = subprocess.run(
+        [python, "-c", "import iwf_widget; print(iwf_widget.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": ""},
+        cwd=folder,
+    )
     assert where.stdout.startswith(str(venv)), where.stdout  # the old code, not this checkout
     yield python
     subprocess.run(["rm", "-rf", str(folder)], check=False)

@@ -1,4 +1,5 @@
 """The built wheel carries templates, static files and compiled catalogs."""
+
 from __future__ import annotations
 
 import subprocess

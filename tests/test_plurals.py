@@ -5,6 +5,7 @@ Two checks. Every catalog's Plural-Forms picks one form per CLDR plural category
 them); and the words around the number are what a native speaker writes, from a
 table per language, for n = 0, 1, 2, 3, 11 and 100.
 """
+
 from __future__ import annotations
 
 import gettext
@@ -124,8 +125,17 @@ def test_please_wait_n_minutes_reads_as_native_grammar_requires(lang, index, n):
     assert_says(render(lang, WAIT, n), WAIT_MINUTES[lang][index], n)
 
 
-@pytest.mark.parametrize("n, phrase", [(21, "21 хвилину"), (22, "22 хвилини"), (25, "25 хвилин"), (111, "111 хвилин"),
-                                       (112, "112 хвилин"), (101, "101 хвилину")])
+@pytest.mark.parametrize(
+    "n, phrase",
+    [
+        (21, "21 хвилину"),
+        (22, "22 хвилини"),
+        (25, "25 хвилин"),
+        (111, "111 хвилин"),
+        (112, "112 хвилин"),
+        (101, "101 хвилину"),
+    ],
+)
 def test_ukrainian_minutes_follow_the_last_digits(n, phrase):
     assert_says(render("uk", WAIT, n), phrase, n)
 

@@ -6,6 +6,7 @@ checks, anything altered does not. The forwarding protocol: whatever arrives,
 the only exception is the protocol's own, and a signature holds for exactly
 the bytes it was made over.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,9 @@ settings.register_profile(
 )
 settings.load_profile("iwf")
 
-BIDI_AND_INVISIBLE = set("\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                         "\u2060\u2066\u2067\u2068\u2069\ufeff\u00ad")
+BIDI_AND_INVISIBLE = set(
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff\u00ad"
+)
 
 # -- addresses -----------------------------------------------------------------
 
@@ -40,8 +42,7 @@ unicode_label = st.text(
 )
 host = st.lists(st.one_of(label, unicode_label), min_size=1, max_size=4).map(".".join)
 path_text = st.text(
-    alphabet=st.one_of(st.sampled_from(string.printable + "\u00e9\u0627\u4e2d%#?&=/\u202e\u200b\x00"),
-                       st.characters()),
+    alphabet=st.one_of(st.sampled_from(string.printable + "\u00e9\u0627\u4e2d%#?&=/\u202e\u200b\x00"), st.characters()),
     max_size=40,
 )
 url_like = st.builds(
@@ -94,8 +95,11 @@ def test_the_readable_form_of_an_address_leads_back_to_it(text):
     assert addresses.normalize(shown) == address
 
 
-@given(st.text(max_size=50), st.sampled_from(sorted(BIDI_AND_INVISIBLE | {"\x00", "\x1b", "\x7f", "\u2028"})),
-       st.text(max_size=50))
+@given(
+    st.text(max_size=50),
+    st.sampled_from(sorted(BIDI_AND_INVISIBLE | {"\x00", "\x1b", "\x7f", "\u2028"})),
+    st.text(max_size=50),
+)
 def test_control_bidi_and_invisible_characters_never_survive(before, hidden, after):
     text = f"https://example.com/{before}{hidden}x{after}"
     with pytest.raises(addresses.AddressError):
@@ -141,7 +145,7 @@ def test_any_single_character_changed_in_a_token_is_refused(lang, data):
     token = ISSUED[lang]
     i = data.draw(st.integers(0, len(token) - 1))
     ch = data.draw(st.characters(blacklist_characters=token[i]))
-    tampered = token[:i] + ch + token[i + 1:]
+    tampered = token[:i] + ch + token[i + 1 :]
     with pytest.raises(TokenProblem):
         signer().check(tampered, lang)
 
@@ -151,7 +155,7 @@ def test_any_insertion_or_deletion_in_a_token_is_refused(lang, data):
     token = ISSUED[lang]
     i = data.draw(st.integers(0, len(token)))
     if data.draw(st.booleans()) and i < len(token):
-        tampered = token[:i] + token[i + 1:]
+        tampered = token[:i] + token[i + 1 :]
     else:
         tampered = token[:i] + data.draw(st.text(min_size=1, max_size=3)) + token[i:]
     assume(tampered != token)
@@ -190,12 +194,16 @@ batch_like = st.fixed_dictionaries(
         "reports": st.one_of(
             st.lists(
                 st.one_of(
-                    st.fixed_dictionaries({
-                        "id": st.one_of(st.from_regex(r"\A[0-9a-f]{32}\Z"), st.text(max_size=40)),
-                        "sealed": st.one_of(st.binary(max_size=64).map(lambda b: __import__("base64")
-                                                                       .b64encode(b).decode()),
-                                            st.text(max_size=40), json_values),
-                    }),
+                    st.fixed_dictionaries(
+                        {
+                            "id": st.one_of(st.from_regex(r"\A[0-9a-f]{32}\Z"), st.text(max_size=40)),
+                            "sealed": st.one_of(
+                                st.binary(max_size=64).map(lambda b: __import__("base64").b64encode(b).decode()),
+                                st.text(max_size=40),
+                                json_values,
+                            ),
+                        }
+                    ),
                     json_values,
                 ),
                 max_size=5,
@@ -204,13 +212,19 @@ batch_like = st.fixed_dictionaries(
         ),
     }
 )
-header_names = st.sampled_from([
-    protocol.PARTNER_HEADER, protocol.TIMESTAMP_HEADER, protocol.SIGNATURE_HEADER, "Content-Type", "X-Other",
-])
+header_names = st.sampled_from(
+    [
+        protocol.PARTNER_HEADER,
+        protocol.TIMESTAMP_HEADER,
+        protocol.SIGNATURE_HEADER,
+        "Content-Type",
+        "X-Other",
+    ]
+)
 header_values = st.one_of(
     st.text(max_size=80),
     st.just("test-partner"),
-    st.integers(-10**13, 10**13).map(str),
+    st.integers(-(10**13), 10**13).map(str),
     st.builds(lambda: str(int(time.time()))),
     st.from_regex(r"\A[0-9a-fA-F]{64}\Z"),
 )
@@ -265,7 +279,7 @@ def test_any_byte_flipped_in_the_body_breaks_the_signature(body, data):
     headers = protocol.request_headers("test-partner", PARTNERS["test-partner"][0], body)
     i = data.draw(st.integers(0, len(body) - 1))
     flip = data.draw(st.integers(1, 255))
-    altered = body[:i] + bytes([body[i] ^ flip]) + body[i + 1:]
+    altered = body[:i] + bytes([body[i] ^ flip]) + body[i + 1 :]
     with pytest.raises(protocol.AuthError):
         protocol.verify(headers, altered, PARTNERS)
 
@@ -277,7 +291,9 @@ def test_any_change_to_the_signature_or_signed_headers_is_refused(body, data):
     i = data.draw(st.integers(0, len(signature) - 1))
     digit = data.draw(st.sampled_from([d for d in "0123456789abcdef" if d != signature[i]]))
     with pytest.raises(protocol.AuthError):
-        protocol.verify(headers | {protocol.SIGNATURE_HEADER: signature[:i] + digit + signature[i + 1:]}, body, PARTNERS)
+        protocol.verify(
+            headers | {protocol.SIGNATURE_HEADER: signature[:i] + digit + signature[i + 1 :]}, body, PARTNERS
+        )
     shifted = str(int(headers[protocol.TIMESTAMP_HEADER]) + data.draw(st.integers(1, 200)))
     with pytest.raises(protocol.AuthError):
         protocol.verify(headers | {protocol.TIMESTAMP_HEADER: shifted}, body, PARTNERS)
@@ -291,8 +307,9 @@ def test_a_signed_answer_verifies_only_for_the_request_it_answers(body):
     protocol.verify_response(answer, body, "test-partner", PARTNERS["test-partner"], signed.signature)
     other = protocol.request_headers("test-partner", PARTNERS["test-partner"][0], b"another request")
     with pytest.raises(protocol.AuthError):
-        protocol.verify_response(answer, body, "test-partner", PARTNERS["test-partner"],
-                                 other[protocol.SIGNATURE_HEADER])
+        protocol.verify_response(
+            answer, body, "test-partner", PARTNERS["test-partner"], other[protocol.SIGNATURE_HEADER]
+        )
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "\u0663", "\u2460", "\U0001d7d9"])

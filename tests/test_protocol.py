@@ -1,4 +1,5 @@
 """Protocol v1 pieces both sides share: signatures, key rotation, batches, answers, settings."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,10 +53,12 @@ def test_batches_round_trip_and_answers_ignore_what_they_do_not_know():
     reports = [(f"{i:032x}", bytes([i]) * 60) for i in range(3)]
     batch = protocol.decode_batch(protocol.encode_batch("p", reports), "p")
     assert [(r.id, r.sealed) for r in batch.reports] == reports
-    answer = protocol.encode_results([
-        protocol.Result(reports[0][0], protocol.ACCEPTED),
-        protocol.Result(reports[1][0], protocol.REJECTED, "why"),
-    ])
+    answer = protocol.encode_results(
+        [
+            protocol.Result(reports[0][0], protocol.ACCEPTED),
+            protocol.Result(reports[1][0], protocol.REJECTED, "why"),
+        ]
+    )
     results = protocol.decode_results(answer)
     assert results[reports[1][0]].reason == "why" and reports[2][0] not in results
     odd = json.dumps({"results": [{"id": "x", "status": "maybe"}, "junk", {"id": "y", "status": "duplicate"}]})
@@ -152,8 +155,9 @@ def test_intake_partners_may_be_a_mapping_or_json(tmp_path, keypair):
 def test_a_refusal_signed_with_each_key_verifies_with_whichever_the_partner_still_holds():
     body = protocol.error_body("the body is larger than 1024 bytes", 413)
     request_signature = "ab" * 32
-    headers = protocol.refusal_headers("p", ["old-key-0123456789abcdef", "new-key-0123456789abcdef"],
-                                       request_signature, body)
+    headers = protocol.refusal_headers(
+        "p", ["old-key-0123456789abcdef", "new-key-0123456789abcdef"], request_signature, body
+    )
     assert headers[protocol.SIGNATURE_HEADER].count(",") == 1
     protocol.verify_response(headers, body, "p", ["new-key-0123456789abcdef"], request_signature)
     protocol.verify_response(headers, body, "p", ["old-key-0123456789abcdef"], request_signature)

@@ -1,4 +1,5 @@
 """The README's quickstart and the docs' Flask examples run as written."""
+
 from __future__ import annotations
 
 import os
@@ -75,9 +76,7 @@ def test_every_flask_app_in_the_docs_serves_the_french_form(tmp_path, keypair, b
         proc.stop()
 
 
-@pytest.mark.parametrize(
-    "block", [b for path in all_docs() for b in blocks(path) if b.lang == "python"], ids=str
-)
+@pytest.mark.parametrize("block", [b for path in all_docs() for b in blocks(path) if b.lang == "python"], ids=str)
 def test_every_python_block_in_the_docs_is_valid_python(block):
     compile(block.text, str(block), "exec")
 
@@ -116,7 +115,8 @@ def test_the_protocol_guides_signature_by_hand_gives_the_signature_it_shows():
     (by_hand,) = [b for b in section(guide, "The signature") if "openssl" in b.text]
     shown = re.search(r"= ([0-9a-f]{64})", by_hand.text).group(1)
     assert f"X-IWF-Signature: {shown}" in request.text
-    done = subprocess.run(["bash", "-c", by_hand.text], env={**os.environ, "BODY": body},
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["bash", "-c", by_hand.text], env={**os.environ, "BODY": body}, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().endswith(shown)

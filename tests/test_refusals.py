@@ -5,6 +5,7 @@ too fast) costs nobody any budget; mistakes in the form are not charged; a
 hostile encoding of any field is a 4xx; the answers survive "please wait" and
 "could not be saved".
 """
+
 from __future__ import annotations
 
 import base64
@@ -85,14 +86,17 @@ def test_another_site_posting_answers_does_not_see_them_shown_in_the_form(client
 
 
 def test_junk_from_many_addresses_does_not_use_up_the_partner_limit(make_app, tmp_path):
-    client = make_app(IWF_WIDGET_RATE_LIMIT="off", IWF_WIDGET_PARTNER_RATE_LIMIT="2/hour",
-                      IWF_WIDGET_MIN_FILL_SECONDS=60).test_client()
+    client = make_app(
+        IWF_WIDGET_RATE_LIMIT="off", IWF_WIDGET_PARTNER_RATE_LIMIT="2/hour", IWF_WIDGET_MIN_FILL_SECONDS=60
+    ).test_client()
     page = form_page(client)
     for i in range(40):
         address = f"203.0.113.{i}"
         assert post(client, valid_answers(page, iwf_token="forged"), address=address).status_code == 400
-        assert post(client, valid_answers(page), address=address,
-                    headers={"Origin": "https://evil.example"}).status_code == 400
+        assert (
+            post(client, valid_answers(page), address=address, headers={"Origin": "https://evil.example"}).status_code
+            == 400
+        )
         assert post(client, valid_answers(page), address=address).status_code == 400  # too fast
         honeypot = answers(token_served(120), homepage="http://spam.example")
         assert post(client, honeypot, address=address).status_code == 400
@@ -123,8 +127,10 @@ def test_two_ipv6_addresses_in_one_64_share_a_budget(make_app):
 @pytest.mark.parametrize("value", ["abc", "16", "129", "64.5"])
 def test_the_ipv6_prefix_setting_is_checked_at_start_up(value, tmp_path, keypair):
     config = {
-        "IWF_WIDGET_PARTNER_ID": "p", "IWF_WIDGET_INTAKE_URL": "http://127.0.0.1:9",
-        "IWF_WIDGET_SIGNING_KEY": SIGNING_KEY, "IWF_WIDGET_INTAKE_PUBLIC_KEY": keypair[1],
+        "IWF_WIDGET_PARTNER_ID": "p",
+        "IWF_WIDGET_INTAKE_URL": "http://127.0.0.1:9",
+        "IWF_WIDGET_SIGNING_KEY": SIGNING_KEY,
+        "IWF_WIDGET_INTAKE_PUBLIC_KEY": keypair[1],
         "IWF_WIDGET_IPV6_PREFIX": value,
     }
     with pytest.raises(ConfigError, match="IWF_WIDGET_IPV6_PREFIX"):
@@ -231,11 +237,24 @@ def test_separators_in_a_description_become_line_breaks_and_format_characters_go
 def test_the_intake_refuses_format_characters_in_description_and_email():
     from iwf_widget.intake import validate
 
-    good = {"v": 1, "id": "ab" * 16, "partner": "p", "locale": "en", "created": int(time.time()) // 60 * 60,
-            "urls": ["https://example.com/"], "content_kind": "images", "where_seen": "website",
-            "description": "", "contact_email": ""}
-    for field, value in (("description", "a\u202eb"), ("description", "a\u2028b"),
-                         ("description", "e" + "\u0301" * 31), ("contact_email", "a\u200b@example.org")):
+    good = {
+        "v": 1,
+        "id": "ab" * 16,
+        "partner": "p",
+        "locale": "en",
+        "created": int(time.time()) // 60 * 60,
+        "urls": ["https://example.com/"],
+        "content_kind": "images",
+        "where_seen": "website",
+        "description": "",
+        "contact_email": "",
+    }
+    for field, value in (
+        ("description", "a\u202eb"),
+        ("description", "a\u2028b"),
+        ("description", "e" + "\u0301" * 31),
+        ("contact_email", "a\u200b@example.org"),
+    ):
         with pytest.raises(validate.Rejected):
             validate.check(good | {field: value}, "ab" * 16, "p")
     assert validate.check(good | {"description": "\u0915\u094d\u200d\u0937"}, "ab" * 16, "p")
@@ -253,8 +272,9 @@ hostile_text = st.one_of(
     st.binary(max_size=600).map(b64),
     st.integers(1, 1500).map(lambda n: b64(b"[" * n)),
     st.integers(1, 1500).map(lambda n: b64(b'{"a":' * n)),
-    st.sampled_from(["null", "[]", "{}", '"x"', "1e999", '{"algorithm": 1}', '{"number": "x", "salt": null}'])
-    .map(lambda s: b64(s.encode())),
+    st.sampled_from(["null", "[]", "{}", '"x"', "1e999", '{"algorithm": 1}', '{"number": "x", "salt": null}']).map(
+        lambda s: b64(s.encode())
+    ),
     st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=", max_size=400),
 )
 
@@ -346,8 +366,9 @@ field_text = st.one_of(
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.dictionaries(st.sampled_from(["urls", "content_kind", "where_seen", "description", "contact_email"]),
-                       field_text))
+@given(
+    st.dictionaries(st.sampled_from(["urls", "content_kind", "where_seen", "description", "contact_email"]), field_text)
+)
 def test_any_field_values_are_answered_200_or_400_never_5xx(client, fields):
     fields = {k: v.encode("utf-8", "replace").decode("utf-8") for k, v in fields.items()}  # HTTP carries no surrogates
     r = post(client, valid_answers(form_page(client), **fields))
@@ -363,8 +384,12 @@ def nonstarter_runs_by_definition(text: str) -> int:
     return longest
 
 
-@given(st.text(alphabet=st.one_of(st.characters(categories=["Mn", "Mc", "Me"]), st.sampled_from("aé\u0344ǖ\u1e09 ")),
-               max_size=80))
+@given(
+    st.text(
+        alphabet=st.one_of(st.characters(categories=["Mn", "Mc", "Me"]), st.sampled_from("aé\u0344ǖ\u1e09 ")),
+        max_size=80,
+    )
+)
 def test_stream_safe_check_agrees_with_the_definition(text):
     assert is_stream_safe(text, 3) == (nonstarter_runs_by_definition(text) <= 3)
 

@@ -1,4 +1,5 @@
 """The report form end to end, in process: render, validate, seal, store once."""
+
 from __future__ import annotations
 
 import html
@@ -76,8 +77,11 @@ def test_valid_report_is_stored_once_sealed_with_a_reference(client, submit, tmp
 
 
 def test_outbox_file_holds_no_plaintext(client, submit, tmp_path):
-    submit(urls="https://example.com/secret-page.html", description="only-in-the-sealed-box",
-           contact_email="reporter@example.org")
+    submit(
+        urls="https://example.com/secret-page.html",
+        description="only-in-the-sealed-box",
+        contact_email="reporter@example.org",
+    )
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("outbox.db*"))
     for plain in (b"secret-page", b"only-in-the-sealed-box", b"reporter@example.org", b"example.com"):
         assert plain not in raw
@@ -92,7 +96,7 @@ def test_sealed_report_opens_to_exactly_what_was_submitted(client, submit, tmp_p
         description="  sur la page d'accueil  ",
         contact_email="nom@example.org",
     )
-    (report_id, partner, created, sealed), = outbox_rows(tmp_path)
+    ((report_id, partner, created, sealed),) = outbox_rows(tmp_path)
     report = unseal(keypair[0], sealed)
     assert report == {
         "v": 1,
@@ -116,7 +120,7 @@ def test_anonymous_report_carries_no_contact_and_nothing_about_the_client(client
         headers={"User-Agent": "UA-MARKER", "X-Forwarded-For": "203.0.113.9", "Referer": "https://ref.example/"},
         environ_base={"REMOTE_ADDR": "198.51.100.7"},
     )
-    (_, _, _, sealed), = outbox_rows(tmp_path)
+    ((_, _, _, sealed),) = outbox_rows(tmp_path)
     text = str(unseal(keypair[0], sealed))
     assert "UA-MARKER" not in text and "203.0.113.9" not in text and "198.51.100.7" not in text
     assert "ref.example" not in text
@@ -256,7 +260,7 @@ def test_more_than_ten_addresses_are_refused_but_duplicates_count_once(client, t
     repeated = "\n".join(["https://example.com/same"] * 12)
     page = client.get("/report/form").get_data(as_text=True)
     assert client.post("/report/form", data=valid_answers(page, urls=repeated)).status_code == 200
-    (_, _, _, sealed), = outbox_rows(tmp_path)
+    ((_, _, _, sealed),) = outbox_rows(tmp_path)
     assert unseal(keypair[0], sealed)["urls"] == ["https://example.com/same"]
 
 
@@ -320,8 +324,11 @@ def test_healthz_counts_reports_waiting(client, submit):
 def test_behind_a_trusted_proxy_the_forwarded_host_counts_as_the_form_own(make_app, tmp_path):
     client = make_app(IWF_WIDGET_TRUSTED_PROXIES="1").test_client()
     page = client.get("/report/form").get_data(as_text=True)
-    headers = {"Origin": "https://report.partner.example", "X-Forwarded-Host": "report.partner.example",
-               "Sec-Fetch-Site": "same-origin"}
+    headers = {
+        "Origin": "https://report.partner.example",
+        "X-Forwarded-Host": "report.partner.example",
+        "Sec-Fetch-Site": "same-origin",
+    }
     assert client.post("/report/form", data=valid_answers(page), headers=headers).status_code == 200
     untrusted = make_app().test_client()
     page = untrusted.get("/report/form").get_data(as_text=True)
@@ -345,14 +352,15 @@ def test_the_form_reassures_that_reporting_is_not_the_reporters_fault(client, su
     from iwf_widget import i18n
 
     catalog = i18n.translations(lang)
-    fault = catalog.gettext(
-        "It is not your fault that you saw this, and you will not get in trouble for reporting it."
-    )
+    fault = catalog.gettext("It is not your fault that you saw this, and you will not get in trouble for reporting it.")
     sextortion = catalog.gettext("This is not your fault, and you will not get in trouble for asking for help.")
     scope = html.unescape(client.get(f"/report/form?lang={lang}").get_data(as_text=True))
     assert fault in scope and sextortion in scope  # the scope step, and the advice for "threatened"
     thanks = html.unescape(submit(lang).get_data(as_text=True))
-    assert catalog.gettext(
-        "You did the right thing by reporting it. Please do not go back to the images. "
-        "If what you saw has upset you, talk to someone you trust."
-    ) in thanks
+    assert (
+        catalog.gettext(
+            "You did the right thing by reporting it. Please do not go back to the images. "
+            "If what you saw has upset you, talk to someone you trust."
+        )
+        in thanks
+    )

@@ -6,6 +6,7 @@ groups of "0800 123 456" come out in reverse. Each check here finds a run in the
 rendered page and compares the on-screen position of each of its characters:
 left to right means each one starts further right than the one before.
 """
+
 from __future__ import annotations
 
 import typing as t

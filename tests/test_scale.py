@@ -5,6 +5,7 @@ promise of a single server: each report at the intake exactly once, a form
 token good for one report whichever server it reaches, limits that follow a
 client from server to server, and nothing in Redis that names a client.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -35,7 +36,10 @@ from iwf_widget.ratelimit import ClientKeys, Limiter
 def _stored(box: Outbox, n: int, prefix: str = "") -> list[str]:
     ids = [f"{prefix}{i:032x}"[-32:] for i in range(n)]
     for i, report_id in enumerate(ids):
-        assert box.accept(report_id, "test-partner", bytes([i % 256]) * 40, f"nonce-{prefix}{i}", time.time() + 600) is None
+        assert (
+            box.accept(report_id, "test-partner", bytes([i % 256]) * 40, f"nonce-{prefix}{i}", time.time() + 600)
+            is None
+        )
     return ids
 
 

@@ -1,4 +1,5 @@
 """Settings are read once at start-up; a bad one stops start-up with its key named."""
+
 from __future__ import annotations
 
 import pytest
@@ -53,13 +54,23 @@ def test_bad_or_missing_setting_names_its_key(config, key, value):
 
 def test_lists_and_numbers_accept_both_shapes(config):
     as_strings = Settings.from_mapping(
-        {**config, "IWF_WIDGET_LOCALES": "fr, ar,en", "IWF_WIDGET_ALLOWED_ORIGINS": "https://a.example,http://b.example:8080",
-         "IWF_WIDGET_SIGNING_KEY": "n" * 20 + ",o" + "o" * 20, "IWF_WIDGET_MIN_FILL_SECONDS": "2.5"},
+        {
+            **config,
+            "IWF_WIDGET_LOCALES": "fr, ar,en",
+            "IWF_WIDGET_ALLOWED_ORIGINS": "https://a.example,http://b.example:8080",
+            "IWF_WIDGET_SIGNING_KEY": "n" * 20 + ",o" + "o" * 20,
+            "IWF_WIDGET_MIN_FILL_SECONDS": "2.5",
+        },
         "/tmp",
     )
     as_values = Settings.from_mapping(
-        {**config, "IWF_WIDGET_LOCALES": ["fr", "ar", "en"], "IWF_WIDGET_ALLOWED_ORIGINS": ["https://a.example", "http://b.example:8080"],
-         "IWF_WIDGET_SIGNING_KEY": ["n" * 20, "o" * 21], "IWF_WIDGET_MIN_FILL_SECONDS": 2.5},
+        {
+            **config,
+            "IWF_WIDGET_LOCALES": ["fr", "ar", "en"],
+            "IWF_WIDGET_ALLOWED_ORIGINS": ["https://a.example", "http://b.example:8080"],
+            "IWF_WIDGET_SIGNING_KEY": ["n" * 20, "o" * 21],
+            "IWF_WIDGET_MIN_FILL_SECONDS": 2.5,
+        },
         "/tmp",
     )
     assert as_strings == as_values

@@ -1,4 +1,5 @@
 """Every command that cannot start says why in one line on stderr, exit status 2, no traceback."""
+
 from __future__ import annotations
 
 import json
@@ -88,11 +89,15 @@ def test_an_unsupported_database_url_names_its_key(tmp_path, keypair, url):
 def test_an_unreachable_database_is_one_line_naming_the_setting(tmp_path, keypair):
     pytest.importorskip("psycopg")
     url = "postgresql://iwf:secret-password@127.0.0.1:1/iwf"
-    line = one_line_failure(cli(widget_env(tmp_path, keypair, IWF_WIDGET_OUTBOX_URL=url), "serve", cwd=tmp_path),
-                            "IWF_WIDGET_OUTBOX_URL", "database")
+    line = one_line_failure(
+        cli(widget_env(tmp_path, keypair, IWF_WIDGET_OUTBOX_URL=url), "serve", cwd=tmp_path),
+        "IWF_WIDGET_OUTBOX_URL",
+        "database",
+    )
     assert "secret-password" not in line
-    one_line_failure(cli(intake_env(tmp_path, keypair, IWF_INTAKE_DB_URL=url), "intake", cwd=tmp_path),
-                     "IWF_INTAKE_DB_URL")
+    one_line_failure(
+        cli(intake_env(tmp_path, keypair, IWF_INTAKE_DB_URL=url), "intake", cwd=tmp_path), "IWF_INTAKE_DB_URL"
+    )
 
 
 def test_a_missing_database_driver_is_one_line_with_the_install_command(tmp_path, keypair):
@@ -117,8 +122,9 @@ def test_a_missing_setting_points_at_init(tmp_path, keypair):
 
 def test_a_misspelt_key_is_warned_with_the_key_it_meant(tmp_path, keypair):
     (tmp_path / "outbox.db").touch()
-    env = widget_env(tmp_path, keypair, IWF_WIDGET_ALLOWED_ORIGIN="https://www.partner.example",
-                     IWF_INTAKE_PARTNER="{}")
+    env = widget_env(
+        tmp_path, keypair, IWF_WIDGET_ALLOWED_ORIGIN="https://www.partner.example", IWF_INTAKE_PARTNER="{}"
+    )
     done = cli(env, "outbox", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "IWF_WIDGET_ALLOWED_ORIGIN is not a setting; did you mean IWF_WIDGET_ALLOWED_ORIGINS?" in done.stderr

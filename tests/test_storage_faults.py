@@ -4,6 +4,7 @@ Real SQLite files throughout; a write lock held by another process; real
 ``iwf-widget serve`` and ``iwf-widget intake`` processes where forwarding is
 part of the fault; libfaketime for a partner whose clock was wrong.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,10 +57,20 @@ def outbox_json(env: dict[str, str]) -> dict[str, t.Any]:
 
 
 def sealed_report(public_key: str, report_id: str, url: str) -> bytes:
-    return Sealer(public_key).seal({
-        "v": 1, "id": report_id, "partner": PARTNER, "locale": "en", "created": 1767225600,
-        "urls": [url], "content_kind": "images", "where_seen": "website", "description": "", "contact_email": "",
-    })
+    return Sealer(public_key).seal(
+        {
+            "v": 1,
+            "id": report_id,
+            "partner": PARTNER,
+            "locale": "en",
+            "created": 1767225600,
+            "urls": [url],
+            "content_kind": "images",
+            "where_seen": "website",
+            "description": "",
+            "contact_email": "",
+        }
+    )
 
 
 def whole_minutes(values: t.Iterable[float | None]) -> bool:
@@ -80,19 +91,41 @@ def test_upgrading_an_outbox_from_0001_keeps_its_queued_reports_and_rounds_its_t
         # never tried; retried twice (due a few seconds ago); leased by a forwarder that died
         {"id": "a" * 32, "attempts": 0, "next_attempt_at": 0.0, "lease_owner": None, "lease_until": None},
         {"id": "b" * 32, "attempts": 2, "next_attempt_at": now - 5.123456, "lease_owner": None, "lease_until": None},
-        {"id": "c" * 32, "attempts": 1, "next_attempt_at": now - 300.5, "lease_owner": "gone:1:ab",
-         "lease_until": now - 120.25},
+        {
+            "id": "c" * 32,
+            "attempts": 1,
+            "next_attempt_at": now - 300.5,
+            "lease_owner": "gone:1:ab",
+            "lease_until": now - 120.25,
+        },
     ]
     with engine.begin() as conn:
-        conn.execute(outbox_reports.insert(), [
-            {**r, "partner": PARTNER, "created": 1767225600, "state": "pending", "last_error": None,
-             "sealed": sealed_report(system.public, r["id"], f"https://example.com/upgrade/{r['id'][0]}")}
-            for r in rows
-        ])
-        conn.execute(outbox_reports.insert().values(
-            id="d" * 32, partner=PARTNER, created=1767225600, state="failed", attempts=3, next_attempt_at=now + 0.5,
-            sealed=b"not sealed", last_error="rejected by the intake: kept for a person to look at",
-        ))
+        conn.execute(
+            outbox_reports.insert(),
+            [
+                {
+                    **r,
+                    "partner": PARTNER,
+                    "created": 1767225600,
+                    "state": "pending",
+                    "last_error": None,
+                    "sealed": sealed_report(system.public, r["id"], f"https://example.com/upgrade/{r['id'][0]}"),
+                }
+                for r in rows
+            ],
+        )
+        conn.execute(
+            outbox_reports.insert().values(
+                id="d" * 32,
+                partner=PARTNER,
+                created=1767225600,
+                state="failed",
+                attempts=3,
+                next_attempt_at=now + 0.5,
+                sealed=b"not sealed",
+                last_error="rejected by the intake: kept for a person to look at",
+            )
+        )
         conn.execute(spent_tokens.insert().values(nonce="n" * 32, expires=now + 3000.75, outcome="report:" + "a" * 32))
         conn.execute(forward_state.insert().values(name="last_success", value=now - 42.4242))
     engine.dispose()
@@ -132,10 +165,14 @@ def test_a_retry_time_or_lease_further_ahead_than_it_could_be_set_is_not_waited_
     # What a clock an hour fast left behind: a 5 minute retry set for an hour and 5 minutes from
     # now, and a lease of the third report (its forwarder killed) until two hours from now.
     with box.engine.begin() as conn:
-        conn.execute(outbox_reports.update().where(outbox_reports.c.id == "0" * 32)
-                     .values(next_attempt_at=outbox_reports.c.next_attempt_at + 3600))
-        conn.execute(outbox_reports.update().where(outbox_reports.c.id == "2" * 32)
-                     .values(lease_until=time.time() + 7200))
+        conn.execute(
+            outbox_reports.update()
+            .where(outbox_reports.c.id == "0" * 32)
+            .values(next_attempt_at=outbox_reports.c.next_attempt_at + 3600)
+        )
+        conn.execute(
+            outbox_reports.update().where(outbox_reports.c.id == "2" * 32).values(lease_until=time.time() + 7200)
+        )
     claimed = {p.id for p in box.claim("second", 10, 30)}
     assert claimed == {"0" * 32, "2" * 32}  # the honest 5 minute retry of the second one is still waited for
     box.close()
@@ -144,8 +181,9 @@ def test_a_retry_time_or_lease_further_ahead_than_it_could_be_set_is_not_waited_
 @needs_faketime
 def test_reports_retried_under_a_clock_an_hour_fast_go_at_once_when_it_is_corrected(system):
     plain = dict(system.widget_env)
-    system.widget_env.update(LD_PRELOAD=str(FAKETIME), FAKETIME="+1h", FAKETIME_DONT_FAKE_MONOTONIC="1",
-                             FAKETIME_NO_CACHE="1")
+    system.widget_env.update(
+        LD_PRELOAD=str(FAKETIME), FAKETIME="+1h", FAKETIME_DONT_FAKE_MONOTONIC="1", FAKETIME_NO_CACHE="1"
+    )
     system.start_widget()  # the intake is down: every attempt is retried, by the fast clock
     references = {system.submit(f"https://example.com/fast/{i}") for i in range(3)}
     assert wait_until(lambda: all(e["attempts"] >= 1 for e in outbox_json(plain)["entries"]), timeout=20)
@@ -173,9 +211,7 @@ def outbox_env(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "IWF_WIDGET_OUTBOX_URL": f"sqlite:///{tmp_path}/outbox.db"}
 
 
-def test_health_and_the_outbox_command_answer_while_another_process_holds_the_write_lock(
-    tmp_path, client, submit
-):
+def test_health_and_the_outbox_command_answer_while_another_process_holds_the_write_lock(tmp_path, client, submit):
     for _ in range(2):
         assert submit().status_code == 200
     with held_lock(tmp_path / "outbox.db") as lock:
@@ -198,7 +234,8 @@ def test_health_and_the_outbox_command_fail_fast_in_one_line_when_even_reading_i
         health = client.get("/report/healthz")
         assert health.status_code == 503
         assert health.get_json() == {
-            "status": "unavailable", "reason": "the outbox cannot be read (OperationalError: database is locked)",
+            "status": "unavailable",
+            "reason": "the outbox cannot be read (OperationalError: database is locked)",
         }
         done = cli(outbox_env(tmp_path), "outbox", "--json", timeout=20)
         assert done.returncode != 0 and done.stdout == ""
@@ -210,9 +247,7 @@ def test_health_and_the_outbox_command_fail_fast_in_one_line_when_even_reading_i
     assert client.get("/report/healthz").get_json()["status"] == "ok"
 
 
-def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_one_line(
-    tmp_path, client, submit
-):
+def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_one_line(tmp_path, client, submit):
     assert submit().status_code == 200
     with held_lock(tmp_path / "outbox.db") as lock:
         requeue = cli(outbox_env(tmp_path), "outbox", "--requeue-failed", timeout=25)
@@ -232,10 +267,18 @@ def send(system: System, url: str) -> int:
     """One report through the form; the status the person's browser gets."""
     page = system.http.get(f"{system.widget_url}/form").text
     token = re.search(r'name="iwf_token" value="([^"]+)"', page).group(1)
-    return system.http.post(f"{system.widget_url}/form", data={
-        "iwf_token": token, "urls": url, "content_kind": "images", "where_seen": "website",
-        "description": "", "contact_email": "", "homepage": "",
-    }).status_code
+    return system.http.post(
+        f"{system.widget_url}/form",
+        data={
+            "iwf_token": token,
+            "urls": url,
+            "content_kind": "images",
+            "where_seen": "website",
+            "description": "",
+            "contact_email": "",
+            "homepage": "",
+        },
+    ).status_code
 
 
 def health(system: System) -> tuple[int, dict[str, t.Any]]:
@@ -244,8 +287,11 @@ def health(system: System) -> tuple[int, dict[str, t.Any]]:
 
 
 def log_lines(system: System, name: str, pattern: str) -> list[str]:
-    return [line for line in (system.tmp / f"{name}.log").read_text(errors="replace").splitlines()
-            if re.search(pattern, line)]
+    return [
+        line
+        for line in (system.tmp / f"{name}.log").read_text(errors="replace").splitlines()
+        if re.search(pattern, line)
+    ]
 
 
 def test_widget_health_is_degraded_while_writes_fail_and_ok_after_the_next_that_succeeds(system):
@@ -270,8 +316,9 @@ def test_widget_health_is_degraded_while_writes_fail_and_ok_after_the_next_that_
     assert [r["reference"] for r in system.export()] == [saved]  # sent 4, thanked 1, stored 1
 
     with sqlite3.connect(system.tmp / "outbox.db") as db:  # now the forwarder's writes fail
-        db.execute("CREATE TRIGGER full BEFORE UPDATE ON iwf_outbox "
-                   "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        db.execute(
+            "CREATE TRIGGER full BEFORE UPDATE ON iwf_outbox BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
     saved = system.submit("https://example.com/saved/1")
     degraded = wait_until(lambda: (lambda h: h if h[0] == 503 else None)(health(system)), timeout=20)
     assert degraded and degraded[1]["reason"].startswith("recording forwarding in the outbox failed (")
@@ -313,8 +360,11 @@ TIME_COLUMNS = {
 
 def stored_times(path: Path) -> dict[str, list[float]]:
     with sqlite3.connect(path) as db:
-        return {f"{table}.{column}": [r[0] for r in db.execute(f"SELECT {column} FROM {table}")]
-                for table, columns in TIME_COLUMNS.items() for column in columns}
+        return {
+            f"{table}.{column}": [r[0] for r in db.execute(f"SELECT {column} FROM {table}")]
+            for table, columns in TIME_COLUMNS.items()
+            for column in columns
+        }
 
 
 def test_nothing_in_the_outbox_or_the_health_check_is_finer_than_the_minute(system):
@@ -355,8 +405,9 @@ def test_storing_a_report_does_no_housekeeping_after_its_commit_the_forwarder_pu
     with box.engine.begin() as conn:
         conn.execute(spent_tokens.insert(), [{"nonce": "expired", "expires": 60.0, "outcome": "refused:honeypot"}])
         # Purging would fail (as a busy or failing disk makes it): storing must not notice.
-        conn.exec_driver_sql("CREATE TRIGGER nopurge BEFORE DELETE ON iwf_spent_tokens "
-                             "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END")
+        conn.exec_driver_sql(
+            "CREATE TRIGGER nopurge BEFORE DELETE ON iwf_spent_tokens BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
     for _ in range(3):
         assert submit().status_code == 200  # thanked, and stored
     assert box.stats()["outbox_pending"] == 3
@@ -423,23 +474,53 @@ box.close()
 
 @pytest.mark.parametrize("umask", ["022", "000"])
 def test_the_outbox_its_journals_and_the_key_files_are_private_whatever_the_umask(tmp_path, keypair, umask):
-    made = subprocess.run([sys.executable, "-c", MAKE_FILES, str(tmp_path), umask], capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    made = subprocess.run(
+        [sys.executable, "-c", MAKE_FILES, str(tmp_path), umask],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout) == {
-        "instance": "0o700", "instance/data": "0o700",
-        "instance/data/outbox.db": "0o600", "instance/data/outbox.db-wal": "0o600",
-        "instance/data/outbox.db-shm": "0o600", "instance/data/outbox.db-writers": "0o600",
-        "demo": "0o700", "demo/keys.json": "0o600",
+        "instance": "0o700",
+        "instance/data": "0o700",
+        "instance/data/outbox.db": "0o600",
+        "instance/data/outbox.db-wal": "0o600",
+        "instance/data/outbox.db-shm": "0o600",
+        "instance/data/outbox.db-writers": "0o600",
+        "demo": "0o700",
+        "demo/keys.json": "0o600",
     }
 
     settings = tmp_path / "etc" / "iwf" / "partner.env"  # a folder that does not exist yet
     init = subprocess.run(
-        ["sh", "-c", f'umask {umask}; exec "$@"', "sh", sys.executable, "-m", "iwf_widget.cli", "init",
-         "--partner-id", PARTNER, "--intake-url", "https://intake.example", "--intake-public-key", keypair[1],
-         "--allowed-origins", "https://partner.example", "--widget-url", "https://partner.example/report",
-         "-o", str(settings)],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        [
+            "sh",
+            "-c",
+            f'umask {umask}; exec "$@"',
+            "sh",
+            sys.executable,
+            "-m",
+            "iwf_widget.cli",
+            "init",
+            "--partner-id",
+            PARTNER,
+            "--intake-url",
+            "https://intake.example",
+            "--intake-public-key",
+            keypair[1],
+            "--allowed-origins",
+            "https://partner.example",
+            "--widget-url",
+            "https://partner.example/report",
+            "-o",
+            str(settings),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert init.returncode == 0, init.stderr

@@ -1,4 +1,5 @@
 """The submission path: one report module, one token module, one Flask-free pipeline."""
+
 from __future__ import annotations
 
 import subprocess
@@ -31,8 +32,17 @@ def test_the_widget_is_still_importable_from_the_package():
 
 
 def test_the_sealed_payload_has_exactly_the_report_fields_and_minute_time():
-    built = report.payload("ab" * 16, "p", "fr", ["https://example.com/"], "images", "website",
-                           " note ", " a@example.org ", created=1_800_000_059)
+    built = report.payload(
+        "ab" * 16,
+        "p",
+        "fr",
+        ["https://example.com/"],
+        "images",
+        "website",
+        " note ",
+        " a@example.org ",
+        created=1_800_000_059,
+    )
     assert set(built) == report.FIELDS
     assert built["v"] == report.VERSION and built["created"] == 1_800_000_000
     assert built["description"] == "note" and built["contact_email"] == "a@example.org"

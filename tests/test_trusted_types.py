@@ -5,6 +5,7 @@ the Arabic labels: a script address, which such a page accepts only through a po
 Where the page allows the widget's policy (``trusted-types iwf-widget``) everything works
 as anywhere else; where it does not, the person still gets a plain link to the form.
 """
+
 from __future__ import annotations
 
 import typing as t
@@ -18,7 +19,7 @@ from iwf_widget import embed
 pytestmark = pytest.mark.browser
 
 MARKUP = {
-    "inline": '<div data-iwf-report></div>',
+    "inline": "<div data-iwf-report></div>",
     "button": '<div data-iwf-report data-mode="button"></div>',
 }
 

@@ -1,4 +1,5 @@
 """The reference central intake: receives signed batches, stores each report once."""
+
 from __future__ import annotations
 
 from .app import create_app

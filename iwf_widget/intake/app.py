@@ -11,6 +11,7 @@ Every refusal of a request that names a partner is signed (see
 never a proxy. Whatever one sealed report holds, it costs only its own
 rejection: nothing in it can turn the batch into a 5xx.
 """
+
 from __future__ import annotations
 
 import logging
@@ -134,8 +135,11 @@ class Intake:
                 reason = str(e)
             except Exception as e:  # noqa: BLE001 (anything a hostile report provokes is its own rejection)
                 self.throttled.log(
-                    logging.WARNING, (signed.partner, "unreadable"),
-                    "a report from %s could not be read: %s", signed.partner, _where(e),
+                    logging.WARNING,
+                    (signed.partner, "unreadable"),
+                    "a report from %s could not be read: %s",
+                    signed.partner,
+                    _where(e),
                 )
                 reason = f"the sealed report could not be read ({type(e).__name__})"
             else:
@@ -151,9 +155,12 @@ class Intake:
         log.info("batch from %s: %s", signed.partner, dict(counts))
         if adjusted:
             self.throttled.log(
-                logging.WARNING, (signed.partner, "created"),
+                logging.WARNING,
+                (signed.partner, "created"),
                 "%s sent %d report(s) created in the future or before 2024: stored with the minute received "
-                "(created_adjusted); its clock is wrong", signed.partner, len(adjusted),
+                "(created_adjusted); its clock is wrong",
+                signed.partner,
+                len(adjusted),
             )
         return results
 
@@ -163,17 +170,17 @@ class Intake:
         bounds.check(data)
         moved = False
         created = data.get("created")
-        if isinstance(created, int) and not isinstance(created, bool) and not (
-            validate.EARLIEST <= created <= received + 60 + protocol.MAX_SKEW
+        if (
+            isinstance(created, int)
+            and not isinstance(created, bool)
+            and not (validate.EARLIEST <= created <= received + 60 + protocol.MAX_SKEW)
         ):
             # A real report from a partner whose clock is wrong: keep it, dated when it arrived.
             data = {**data, "created": received}
             moved = True
         return validate.check(data, item.id, partner), moved
 
-    def _store(
-        self, partner: str, good: list[validate.Report], adjusted: set[str]
-    ) -> dict[str, protocol.Result]:
+    def _store(self, partner: str, good: list[validate.Report], adjusted: set[str]) -> dict[str, protocol.Result]:
         """Store the batch; if that fails for anything but the database, store each report alone
         so that one report the database cannot take is rejected and the others are kept."""
         try:
@@ -199,8 +206,11 @@ class Intake:
                 raise
             for report_id, error in failures.items():
                 self.throttled.log(
-                    logging.WARNING, (partner, "unstorable"),
-                    "a report from %s could not be stored: %s", partner, _where(error),
+                    logging.WARNING,
+                    (partner, "unstorable"),
+                    "a report from %s could not be stored: %s",
+                    partner,
+                    _where(error),
                 )
                 stored[report_id] = protocol.Result(
                     report_id, protocol.REJECTED, f"the intake could not store this report ({type(error).__name__})"
@@ -300,8 +310,13 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
         # The type and place only: an exception's message can quote report content.
         partner = getattr(g, "iwf_signed", None)
         intake.throttled.log(
-            logging.ERROR, ("internal", _where(error)), "unexpected error on %s %s%s: %s",
-            request.method, request.path, f" (batch from {partner.partner})" if partner else "", _where(error),
+            logging.ERROR,
+            ("internal", _where(error)),
+            "unexpected error on %s %s%s: %s",
+            request.method,
+            request.path,
+            f" (batch from {partner.partner})" if partner else "",
+            _where(error),
         )
         if request.path == protocol.PATH:
             return _refuse(intake, 500, "the intake failed on this batch", "internal")
@@ -347,7 +362,10 @@ def _reports(intake: Intake) -> Response:
             return _refuse(intake, e.status, str(e), "malformed")
         except PartnerLimited as e:
             return _refuse(
-                intake, 429, "too many reports from this partner; retry later", "rate_limit",
+                intake,
+                429,
+                "too many reports from this partner; retry later",
+                "rate_limit",
                 retry_after=math.ceil(e.wait),
             )
         except SQLAlchemyError as e:
@@ -408,7 +426,11 @@ def _refuse(
         detail += f": its time is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} the intake's"
     intake.throttled.log(
         logging.ERROR if status in (401, 413) or status >= 500 else logging.WARNING,
-        (partner, cause), "refused a batch from %s with %d: %s", partner, status, detail,
+        (partner, cause),
+        "refused a batch from %s with %d: %s",
+        partner,
+        status,
+        detail,
     )
     return response
 

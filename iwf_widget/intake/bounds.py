@@ -7,6 +7,7 @@ applies, and an address may not carry a run of more than 30 combining marks
 (the stream-safe format of UAX #15): a normalized address is ASCII anyway.
 After these checks no report costs more than a few milliseconds to validate.
 """
+
 from __future__ import annotations
 
 import typing as t

@@ -3,6 +3,7 @@
 A mistyped partner key found at start-up, with the key named, is better than
 every partner's batches refused at 3 a.m.
 """
+
 from __future__ import annotations
 
 import base64
@@ -120,4 +121,3 @@ def _partners(config: t.Mapping[str, t.Any]) -> dict[str, tuple[str, ...]]:
                 raise ConfigError(key, f"{partner!r}: each signing key must be a string of at least 16 characters")
         partners[partner] = tuple(keys)
     return partners
-

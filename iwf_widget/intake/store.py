@@ -4,6 +4,7 @@ The table holds what the person wrote and what routing needs (partner,
 language, minute-precision times) and nothing that could identify them: no
 IP address, User-Agent, referrer or cookie column exists to be filled.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,9 +79,7 @@ class Store:
         ids = [r.id for r in batch]
         results: dict[str, Result] = {}
         with self.engine.begin() as conn:
-            held = dict(
-                conn.execute(sa.select(reports.c.id, reports.c.partner).where(reports.c.id.in_(ids))).all()
-            )
+            held = dict(conn.execute(sa.select(reports.c.id, reports.c.partner).where(reports.c.id.in_(ids))).all())
             rows = []
             for r in batch:
                 if r.id in held:

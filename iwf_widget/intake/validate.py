@@ -5,6 +5,7 @@ compromised, outdated or buggy, and analysts will open these addresses. So the
 intake trusts nothing it did not check itself: exact fields, the partner it
 authenticated, the id it was sent under, every address normalized afresh.
 """
+
 from __future__ import annotations
 
 import time

@@ -14,6 +14,7 @@ and then upgraded like any other.
 To change a schema, add a revision to ``outbox/versions/`` or
 ``intake/versions/`` (see docs/DEPLOYMENT.md, "Upgrades").
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,4 +1,5 @@
 """What each schema's ``env.py`` runs: one body for both, only the schema differs."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -4,6 +4,7 @@ The widget and the partner pages are served from different origins, as in real
 life: the widget on ``http://localhost:PORT`` and the partner pages on
 ``http://127.0.0.1:PORT`` (another site, so the form is a cross-site iframe).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,9 +76,7 @@ class _SiteHandler(http.server.SimpleHTTPRequestHandler):
 def serve_site(directory: Path, csp: str = "", port: int = 0) -> Server:
     """``directory`` over HTTP at ``http://127.0.0.1:PORT``, pages with ``csp``."""
     handler = type("Handler", (_SiteHandler,), {"csp": csp})
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", port), functools.partial(handler, directory=str(directory))
-    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(directory)))
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
 

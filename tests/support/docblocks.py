@@ -1,4 +1,5 @@
 """The code blocks of the README and the guides, as a reader copies them."""
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ not commit, then waits until the ``with`` block ends. ``exclusive=True`` holds
 the file in ``locking_mode=EXCLUSIVE`` instead, which shuts out readers too; it can
 only be taken while no other connection has the file open (close pooled ones first).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,7 +46,10 @@ class HeldLock:
 def held_lock(path: Path, exclusive: bool = False) -> t.Iterator[HeldLock]:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(path), "exclusive" if exclusive else "write"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None and proc.stdin is not None

@@ -1,4 +1,5 @@
 """A partner app with the widget at /report, and valid answers for its form."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Free loopback ports for the servers the tests start."""
+
 from __future__ import annotations
 
 import socket

@@ -13,6 +13,7 @@ and logs the ids of every batch it receives, so a test can count sends::
 
     PYTHONPATH=tests python tests/support/procs.py --port 8080 --control mode.json --log batches.jsonl
 """
+
 from __future__ import annotations
 
 import io
@@ -100,9 +101,7 @@ class Proc:
 class System:
     """An intake and a standalone widget for one partner, on fixed loopback ports."""
 
-    def __init__(
-        self, tmp: Path, keypair: tuple[str, str], python: str | None = None, **widget_env: str
-    ) -> None:
+    def __init__(self, tmp: Path, keypair: tuple[str, str], python: str | None = None, **widget_env: str) -> None:
         """``python``: another interpreter (an older release's venv) runs the processes instead of this code."""
         self.tmp = tmp
         self.python = python or sys.executable
@@ -143,8 +142,16 @@ class System:
         port = str(self.intake_port)
         env = self.intake_env
         if faulty:
-            cmd = [sys.executable, str(HERE / "procs.py"), "--port", port,
-                   "--control", str(self.control), "--log", str(self.batch_log)]
+            cmd = [
+                sys.executable,
+                str(HERE / "procs.py"),
+                "--port",
+                port,
+                "--control",
+                str(self.control),
+                "--log",
+                str(self.batch_log),
+            ]
             env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
         else:
             cmd = [self.python, "-m", "iwf_widget.cli", "intake", "--host", "127.0.0.1", "--port", port]
@@ -209,7 +216,11 @@ class System:
     def export(self) -> list[dict[str, t.Any]]:
         out = subprocess.run(
             [self.python, "-m", "iwf_widget.cli", "intake-export"],
-            env=self.intake_env, capture_output=True, text=True, timeout=60, cwd=self.tmp,
+            env=self.intake_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=self.tmp,
         )
         assert out.returncode == 0, out.stderr
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
@@ -276,22 +287,31 @@ class FaultyIntake:
             ids = []
         self._note(phase="received", mode=mode["mode"], ids=ids)
         if mode["mode"] == "503":
-            start_response("503 Service Unavailable", [
-                ("Content-Type", "application/json"), ("Retry-After", str(mode.get("retry_after", 1))),
-            ])
+            start_response(
+                "503 Service Unavailable",
+                [
+                    ("Content-Type", "application/json"),
+                    ("Retry-After", str(mode.get("retry_after", 1))),
+                ],
+            )
             return [b'{"error":"busy"}']
         if mode["mode"] == "forge_ack":  # "accepted" for everything, without the intake's signature
             answer = json.dumps({"results": [{"id": i, "status": "accepted"} for i in ids]}).encode()
-            start_response("200 OK", [
-                ("Content-Type", "application/json"),
-                ("X-IWF-Timestamp", str(int(time.time()))),
-                ("X-IWF-Signature", "0" * 64),
-            ])
+            start_response(
+                "200 OK",
+                [
+                    ("Content-Type", "application/json"),
+                    ("X-IWF-Timestamp", str(int(time.time()))),
+                    ("X-IWF-Signature", "0" * 64),
+                ],
+            )
             return [answer]
         if mode["mode"] == "proxy_400":  # nginx, on plain HTTP to its HTTPS port
             start_response("400 Bad Request", [("Content-Type", "text/html")])
-            return [b"<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
-                    b"<body><center><h1>400 Bad Request</h1></center><hr><center>nginx</center></body></html>"]
+            return [
+                b"<html><head><title>400 The plain HTTP request was sent to HTTPS port</title></head>"
+                b"<body><center><h1>400 Bad Request</h1></center><hr><center>nginx</center></body></html>"
+            ]
         if mode["mode"] == "poison" and set(ids) & set(mode["ids"]):
             # The intake failing on one report (signed, as the intake's own 500), or a proxy's 502 for it.
             if mode.get("signed"):

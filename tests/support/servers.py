@@ -10,6 +10,7 @@ A :class:`Deployment` is what a scaled-out partner runs: several ``iwf-widget
 serve`` processes and ``iwf-widget forward --loop`` processes on one outbox,
 and the reference intake, all through the command line.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -73,7 +74,9 @@ class Postgres:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
     def start(self) -> None:
-        done = self._run(str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", PG_USER, "-E", "UTF8", "-N")
+        done = self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", PG_USER, "-E", "UTF8", "-N"
+        )
         if done.returncode:
             raise RuntimeError(f"initdb failed: {done.stderr[-1000:]}")
         options = (
@@ -81,8 +84,17 @@ class Postgres:
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         done = self._run(
-            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.folder / "server.log"),
-            "-w", "-t", "60", "start",
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.folder / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         if done.returncode:
             raise RuntimeError(f"PostgreSQL did not start: {done.stderr[-500:]}\n{self.log()}")
@@ -117,9 +129,24 @@ class Redis:
         self.folder = Path(tempfile.mkdtemp(prefix="iwf-redis-"))
         log = open(self.folder / "server.log", "ab")
         self.popen = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", save, "--appendonly", "no",
-             "--daemonize", "no", "--dir", str(self.folder)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                save,
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         client = self.client()
@@ -246,7 +273,9 @@ class Deployment:
 
     def start_intake(self) -> None:
         cmd = self._cli("intake", "--host", "127.0.0.1", "--port", str(self.intake_port))
-        self.intake = Proc("intake", cmd, self.intake_env, self.tmp / "intake.log", f"http://127.0.0.1:{self.intake_port}/healthz")
+        self.intake = Proc(
+            "intake", cmd, self.intake_env, self.tmp / "intake.log", f"http://127.0.0.1:{self.intake_port}/healthz"
+        )
 
     def restart_intake(self, hard: bool) -> None:
         """``kill -9`` (hard) or SIGTERM, then start it again on the same port."""
@@ -261,7 +290,9 @@ class Deployment:
             port = free_port()
             cmd = self._cli("serve", "--host", "127.0.0.1", "--port", str(port))
             url = f"http://127.0.0.1:{port}/report"
-            return Proc(f"widget{i}", cmd, {**self.widget_env, **env}, self.tmp / f"widget{i}.log", f"{url}/healthz"), url
+            return Proc(
+                f"widget{i}", cmd, {**self.widget_env, **env}, self.tmp / f"widget{i}.log", f"{url}/healthz"
+            ), url
 
         first = len(self.widgets)
         with concurrent.futures.ThreadPoolExecutor(n) as pool:
@@ -275,10 +306,16 @@ class Deployment:
         for _ in range(n):
             log = open(self.tmp / f"forwarder{len(self.forwarders)}.log", "ab")
             self._logs.append(log)
-            self.forwarders.append(subprocess.Popen(
-                self._cli("forward", "--loop"), env={**self.widget_env, **env}, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True, cwd=self.tmp,
-            ))
+            self.forwarders.append(
+                subprocess.Popen(
+                    self._cli("forward", "--loop"),
+                    env={**self.widget_env, **env},
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    cwd=self.tmp,
+                )
+            )
         time.sleep(0.5)
         for p in self.forwarders:
             assert p.poll() is None, f"a forwarder exited: {self.logs()}"

@@ -1,4 +1,5 @@
 """Clean virtual environments for the packaging tests."""
+
 from __future__ import annotations
 
 
@@ -20,7 +21,10 @@ def clean_venv(path) -> str:
     python = Path(path) / "bin" / "python"
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, timeout=60,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
     ).stdout.strip()
     folders = [p for p in sys.path if p.rstrip("/").endswith(("site-packages", "dist-packages"))]
     (Path(site) / "iwf_test_parent_packages.pth").write_text("\n".join(folders) + "\n")

@@ -10,6 +10,7 @@ expiries up (never sooner than promised). Queued reports are kept as they are.
 Revision ID: 0002
 Revises: 0001
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("retry_delay", sa.Float, nullable=True))
     conn = op.get_bind()
     outbox = sa.table(
-        "iwf_outbox", sa.column("id", sa.String), sa.column("next_attempt_at", sa.Float),
+        "iwf_outbox",
+        sa.column("id", sa.String),
+        sa.column("next_attempt_at", sa.Float),
         sa.column("lease_until", sa.Float),
     )
     for row in conn.execute(sa.select(outbox.c.id, outbox.c.next_attempt_at, outbox.c.lease_until)).all():
