@@ -3,10 +3,13 @@
 ``static/embed.js`` is the readable source; ``static/embed.min.js`` is built
 from it by terser (``scripts/build-embed``; a test checks that it is current).
 The server fills in the snippet's ``CONFIG`` (the offered languages, the default
-one, the right-to-left ones and the default language's labels: the button's and
-the iframe's label and the dialog's close label, from the gettext catalogs) once
-per process, and serves it with an ETag; another language's labels come from
-``/embed-labels.js?lang=`` when a page needs them.
+one, the right-to-left ones, the default language's labels: the button's and
+the iframe's label and the dialog's close label, from the gettext catalogs, and
+the integrity hash of the button mode's code) once per process, and serves it
+with an ETag; another language's labels come from ``/embed-labels.js?lang=``
+when a page needs them. The button and its dialog (``static/embed-dialog.js``,
+built likewise into ``embed-dialog.min.js``) load from ``/embed-dialog.js`` only
+on a page that has a button, so the snippet an inline page needs stays small.
 
 A partner may set one colour, the accent (``data-accent="#0b5cad"``). It reaches
 the form as ``?accent=0b5cad``; the server keeps it only if it is a hex colour
@@ -17,6 +20,7 @@ form's CSP allows no inline style.
 
 from __future__ import annotations
 
+import base64
 import functools
 import gzip
 import hashlib
@@ -32,6 +36,7 @@ CONFIG_SLOT = re.compile(r"/\*@config\*/.*?/\*@\*/", re.S)
 #: What the slot becomes in the minified file: a name terser leaves alone.
 MIN_SLOT = "__IWF_CONFIG__"
 SOURCE, MINIFIED = "embed.js", "embed.min.js"
+DIALOG_SOURCE, DIALOG_MINIFIED = "embed-dialog.js", "embed-dialog.min.js"
 HEX = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 WHOLE_LINE_COMMENT = re.compile(r"^\s*//.*\n", re.M)
 BLOCK_COMMENT = re.compile(r"^\s*/\*.*?\*/\s*\n", re.S | re.M)
@@ -45,6 +50,11 @@ class Snippet(t.NamedTuple):
     def gzipped_size(self) -> int:
         return len(gzip.compress(self.body, 9))
 
+    @property
+    def integrity(self) -> str:
+        """The Subresource Integrity hash the snippet loads this file with."""
+        return "sha256-" + base64.b64encode(hashlib.sha256(self.body).digest()).decode("ascii")
+
 
 def labels(locale: str) -> list[str]:
     """[the button's label and the iframe's title, the dialog's close button] in ``locale``."""
@@ -56,17 +66,19 @@ def labels(locale: str) -> list[str]:
     ]
 
 
-def config(locales: t.Sequence[str], default: str) -> dict[str, t.Any]:
+def config(locales: t.Sequence[str], default: str, dialog_integrity: str = "") -> dict[str, t.Any]:
     """Only the default language's labels travel with the snippet; others load on demand.
 
     Labels in 17 scripts would double the snippet's size, while a page almost always
-    uses the partner's default language.
+    uses the partner's default language. ``i`` is the integrity hash of the button
+    mode's code, which the snippet loads only when a page has a button.
     """
     return {
         "d": default,
         "o": list(locales),
         "r": [code for code in locales if code in i18n.RTL],
         "s": {default: labels(default)},
+        "i": dialog_integrity,
     }
 
 
@@ -84,35 +96,59 @@ def compact(source: str) -> str:
     return "\n".join(line.strip() for line in source.splitlines() if line.strip()) + "\n"
 
 
-def minify(source: str, terser: str | Path) -> str:
-    """``source`` through terser, its config slot kept as ``__IWF_CONFIG__``."""
+def minify(source: str, terser: str | Path, slot: bool = True) -> str:
+    """``source`` through terser, its config slot (if ``slot``) kept as ``__IWF_CONFIG__``."""
     prepared, found = CONFIG_SLOT.subn(MIN_SLOT, source, count=1)
-    if not found:
+    if slot and not found:
         raise RuntimeError("embed.js has no /*@config*/ slot")
     done = subprocess.run(
-        [str(terser), "--compress", "--mangle", "--ecma", "2017", "--comments", "false"],
+        [str(terser), "--compress", "passes=3", "--mangle", "--ecma", "2017", "--comments", "false"],
         input=prepared,
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    if done.count(MIN_SLOT) != 1:
+    if done.count(MIN_SLOT) != (1 if slot else 0):
         raise RuntimeError("terser changed the config slot")
     return done
 
 
-def build(static_dir: str | Path, terser: str | Path) -> Path:
-    """Writes ``embed.min.js`` beside ``embed.js``."""
+def build(static_dir: str | Path, terser: str | Path) -> tuple[Path, Path]:
+    """Writes ``embed.min.js`` and ``embed-dialog.min.js`` beside their sources."""
     folder = Path(static_dir)
-    target = folder / MINIFIED
-    target.write_text(minify((folder / SOURCE).read_text("utf-8"), terser), "utf-8")
-    return target
+    done = []
+    for source, target, slot in ((SOURCE, MINIFIED, True), (DIALOG_SOURCE, DIALOG_MINIFIED, False)):
+        (folder / target).write_text(minify((folder / source).read_text("utf-8"), terser, slot), "utf-8")
+        done.append(folder / target)
+    return done[0], done[1]
+
+
+def _built(static_dir: str | Path, source: str, minified: str) -> Path | None:
+    """The minified file when it is there (it is in the package), else the readable source."""
+    for name in (minified, source):
+        path = Path(static_dir) / name
+        if path.is_file():
+            return path
+    return None
+
+
+@functools.lru_cache(maxsize=4)
+def _render_dialog(path: str, mtime: float) -> Snippet:
+    source = Path(path).read_text("utf-8")
+    body = (source if path.endswith(DIALOG_MINIFIED) else compact(source)).encode("utf-8")
+    return Snippet(body, hashlib.sha256(body).hexdigest()[:20])
+
+
+def dialog(static_dir: str | Path) -> Snippet | None:
+    """The button mode's code, for ``/embed-dialog.js``; None if the folder has none."""
+    path = _built(static_dir, DIALOG_SOURCE, DIALOG_MINIFIED)
+    return None if path is None else _render_dialog(str(path), path.stat().st_mtime)
 
 
 @functools.lru_cache(maxsize=16)
-def _render(path: str, mtime: float, locales: tuple[str, ...], default: str) -> Snippet:
+def _render(path: str, mtime: float, locales: tuple[str, ...], default: str, integrity: str) -> Snippet:
     source = Path(path).read_text("utf-8")
-    data = json.dumps(config(locales, default), ensure_ascii=False, separators=(",", ":"))
+    data = json.dumps(config(locales, default, integrity), ensure_ascii=False, separators=(",", ":"))
     if path.endswith(MINIFIED):
         body, found = source.replace(MIN_SLOT, data, 1), source.count(MIN_SLOT)
     else:
@@ -129,10 +165,11 @@ def render(static_dir: str | Path, locales: t.Sequence[str], default: str) -> Sn
     The minified file when it is there (it is in the package), else the readable source
     with its comments and indentation dropped.
     """
-    path = Path(static_dir) / MINIFIED
-    if not path.is_file():
-        path = Path(static_dir) / SOURCE
-    return _render(str(path), path.stat().st_mtime, tuple(locales), default)
+    path = _built(static_dir, SOURCE, MINIFIED)
+    if path is None:
+        raise FileNotFoundError(Path(static_dir) / SOURCE)
+    button = dialog(static_dir)
+    return _render(str(path), path.stat().st_mtime, tuple(locales), default, button.integrity if button else "")
 
 
 def accent(value: str | None) -> str | None:

@@ -36,6 +36,8 @@ if t.TYPE_CHECKING:
 MAX_BODY = 64 * 1024
 STEPS = ("scope", "report", "adult", "danger", "self", "other", "language")
 DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form", "iwf_widget.submit"})
+#: What the snippet is and loads on partner pages: any site may load them (CORS, CORP).
+SNIPPET_ENDPOINTS = frozenset({"iwf_widget.embed_js", "iwf_widget.embed_labels", "iwf_widget.embed_dialog"})
 #: The report's limits, for the form's hints and its fields' maxlength.
 LIMITS = {"addresses": MAX_ADDRESSES, "description": DESCRIPTION_MAX, "email": EMAIL_MAX}
 
@@ -93,7 +95,7 @@ def _secure(response: Response) -> Response:
         response,
         document=is_document,
         frame_ancestors=st.settings.allowed_origins,
-        cross_origin_resource=request.endpoint in ("iwf_widget.embed_js", "iwf_widget.embed_labels"),
+        cross_origin_resource=request.endpoint in SNIPPET_ENDPOINTS,
         hsts=request.is_secure,
     )
     headers.keep(request.environ, response)  # restored after the host's own hooks (WidgetHeaders)
@@ -320,7 +322,24 @@ def embed_labels() -> Response:
     lang = i18n.match(request.args.get("lang"), settings.locales)
     if lang is None:
         return Response("/* not an offered language */\n", 404, mimetype="text/javascript")
-    return _cacheable(Response(embed.labels_script(lang), mimetype="text/javascript"), 3600)
+    response = Response(embed.labels_script(lang), mimetype="text/javascript")
+    response.headers["Access-Control-Allow-Origin"] = "*"  # loaded in CORS mode, like the dialog's code
+    return _cacheable(response, 3600)
+
+
+@blueprint.get("/embed-dialog.js")
+def embed_dialog() -> Response:
+    """The button mode's code. The snippet asks for it with ``?v=`` its integrity hash:
+    that version is cached for a year, any other answer for an hour."""
+    code = embed.dialog(state().static_dir)
+    if code is None:
+        return Response("/* no button mode in this installation */\n", 404, mimetype="text/javascript")
+    response = Response(code.body, mimetype="text/javascript")
+    response.headers["Access-Control-Allow-Origin"] = "*"  # integrity needs a CORS answer
+    response.set_etag(code.etag)
+    current = request.args.get("v") == code.integrity
+    _cacheable(response, 31536000 if current else 3600).make_conditional(request)
+    return response
 
 
 @blueprint.get("/theme.css")

@@ -1,7 +1,8 @@
 /* iwf-widget embed snippet. Turns each [data-iwf-report] element into the report form,
    inline or behind a button that opens it in a modal dialog; IWFReport.mount(el, options)
    does the same for elements added later. The server fills in CONFIG (the offered
-   languages, their labels and the default one; see iwf_widget/embed.py).
+   languages, their labels and the default one; see iwf_widget/embed.py). The button and
+   its dialog are in embed-dialog.js, loaded only by a page that has one.
    No cookies, no storage, no inline styles; it talks only to the widget's own origin. */
 (function (w, d) {
   "use strict";
@@ -13,72 +14,56 @@
   var known = w.IWFReport;
   if (known && Object.getPrototypeOf(known) === Object.prototype && typeof known.scan === "function") return known.scan();
   // {d: default language, o: offered ones, r: right-to-left ones,
-  //  s: {lang: [button and frame title, close]} for the default; others load on demand}
-  var CONFIG = /*@config*/{"d": "en", "o": ["en"], "r": [], "s": {"en": ["Report child sexual abuse images", "Close"]}}/*@*/;
+  //  s: {lang: [button and frame title, close]} for the default; others load on demand,
+  //  i: the integrity hash of embed-dialog.js}
+  var CONFIG = /*@config*/{"d": "en", "o": ["en"], "r": [], "s": {"en": ["Report child sexual abuse images", "Close"]}, "i": ""}/*@*/;
   var SANDBOX = "allow-forms allow-scripts allow-same-origin allow-top-navigation-by-user-activation";
-  var CSS = ":where(.iwf-report-button){font:inherit;font-weight:700;min-block-size:2.75rem;" +
-    "padding:.5em 1.2em;border:2px solid transparent;border-radius:6px;background:var(--iwf-accent,#0b5cad);color:#fff;cursor:pointer}" +
-    ".iwf-report-dialog{padding:0;border:0;inline-size:min(44rem,100% - 2rem);max-block-size:calc(100% - 2rem)}" +
-    ".iwf-report-dialog[open]{display:flex;flex-direction:column}" +
-    ".iwf-report-dialog::backdrop{background:#0009}" +
-    ".iwf-report-dialog iframe{flex:auto;min-block-size:0}" +
-    ".iwf-report-bar{display:flex;justify-content:flex-end;padding:.25rem}" +
-    ".iwf-report-close{font:inherit;min-block-size:2.75rem;padding-inline:1rem;cursor:pointer}" +
-    ".iwf-report-exit{position:fixed;inset-block-start:.5rem;inset-inline-end:.5rem;z-index:2147483647;" +
-    "font:700 1rem/1.3 system-ui,sans-serif;padding:.6em 1em;border:2px solid #fff;border-radius:6px;" +
-    "background:#b3261e;color:#fff;text-decoration:none;max-inline-size:calc(100% - 1rem);overflow-wrap:anywhere}" +
-    ".iwf-report-exit:focus-visible{outline:3px solid #ffbf47;outline-offset:2px}" +
-    ".iwf-report-exit[hidden]{display:none}" +
-    "@media (forced-colors:active){.iwf-report-exit{border-color:LinkText}}" +
-    "@media (max-width:40rem),(max-height:30rem){.iwf-report-dialog{inline-size:100%;block-size:100%;" +
-    "max-inline-size:none;max-block-size:none;margin:0}}";
 
   // The widget's origin and base path (".../report") come from this script's own address.
   var me = get("currentScript");
   if (!(me instanceof HTMLScriptElement)) return;
-  var src = new URL(me.src, location.href);
+  var src = new URL(me.src);
   var ORIGIN = src.origin;
   var BASE = ORIGIN + src.pathname.replace(/\/embed\.js$/, "");
-  var styled = false;
+  var vv = w.visualViewport;
   var waiting = {};
   var policy;
 
-  // Where the page requires Trusted Types, the labels' address goes through a policy named
-  // "iwf-widget" that allows only that address; if the page does not allow it, null.
-  function scriptURL(url) {
-    var tt = w.trustedTypes;
-    if (!tt || typeof tt.createPolicy !== "function") return url;
-    try {
-      policy = policy || tt.createPolicy("iwf-widget", {
-        createScriptURL: function (u) { if (u === url) return u; throw new TypeError(u); }
-      });
-      return policy.createScriptURL(url);
-    } catch (x) {
-      return url;
-    }
-  }
-
-  // Another language's labels, from the widget's own origin, then fn().
-  function withLabels(lang, fn) {
-    if (CONFIG.s[lang]) return fn();
-    if (!waiting[lang]) {
-      waiting[lang] = [];
-      var s = el("script", { referrerPolicy: "no-referrer" });
-      s.onerror = function () { labels(lang, CONFIG.s[CONFIG.d]); };
+  // Everything the snippet loads comes from here, from the widget's origin: where the page
+  // requires Trusted Types, through a policy named "iwf-widget" that passes only the widget's
+  // embed-*.js addresses; with this script's CSP nonce; for embed-dialog.js, with its
+  // integrity hash. fn() once CONFIG.s[key] is there (or could not be had); fn(1) at once
+  // if Trusted Types are required and the page does not allow the policy.
+  function need(key, path, fn) {
+    var queue = waiting[key];
+    if (CONFIG.s[key] || queue === 1) return fn();
+    if (!queue) {
+      queue = waiting[key] = [];
+      var s = el("script", { referrerPolicy: "no-referrer", crossOrigin: "anonymous", nonce: me.nonce });
+      if (key === "dialog") s.integrity = CONFIG.i;
+      s.onerror = function () { got(key); };
       try {
-        s.src = scriptURL(BASE + "/embed-labels.js?lang=" + lang);
+        policy = policy || w.trustedTypes.createPolicy("iwf-widget", {
+          createScriptURL: function (u) { if (!u.indexOf(BASE + "/embed-")) return u; throw u; }
+        });
+      } catch (x) { /* no Trusted Types, or the policy not allowed: then a string, which such a page refuses */ }
+      try {
+        s.src = policy ? policy.createScriptURL(BASE + path) : BASE + path;
       } catch (x) {
-        return fn(1); // Trusted Types required and our policy not allowed: the plain link
+        waiting[key] = 0;
+        return fn(1);
       }
       get("head").appendChild(s);
     }
-    waiting[lang].push(fn);
+    queue.push(fn);
   }
 
-  function labels(lang, text) {
-    if (!CONFIG.s[lang]) CONFIG.s[lang] = text;
-    (waiting[lang] || []).forEach(function (fn) { fn(); });
-    waiting[lang] = [];
+  // Called by what need() loaded: a language's labels, or the dialog's code ("dialog").
+  function got(key, value) {
+    var queue = waiting[key];
+    if (value) CONFIG.s[key] = value;
+    waiting[key] = 1;
+    (queue || []).forEach(function (fn) { fn(); });
   }
 
   function el(tag, props) {
@@ -87,11 +72,15 @@
     return e;
   }
 
+  function link(url, text) {
+    return el("a", { href: url, rel: "noreferrer", referrerPolicy: "no-referrer", textContent: text });
+  }
+
   // data-lang, then the lang of a plain link's address, then the page's, then the browser's.
   function language(e, o) {
     var tags = [o.lang, e.getAttribute("data-lang")];
     try { tags.push(new URL(e.href).searchParams.get("lang")); } catch (x) { /* not a link */ }
-    tags = tags.concat(get("documentElement").lang, navigator.languages || navigator.language);
+    tags = tags.concat(get("documentElement").lang, navigator.languages);
     for (var i = 0; i < tags.length; i++) {
       var base = String(tags[i] || "").toLowerCase().split(/[-_]/)[0];
       if (CONFIG.o.indexOf(base) >= 0) return base;
@@ -99,28 +88,11 @@
     return CONFIG.d;
   }
 
-  // A colour as six hex digits, kept only if white text on it has 4.5:1 contrast (WCAG AA);
-  // the server applies the same rule to the form.
+  // A colour's hex digits, or "". The server keeps it only if white text on it has 4.5:1
+  // contrast (WCAG AA), and so does embed-dialog.js for its button.
   function accent(value) {
     var m = /^#?([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(String(value || "").trim());
-    if (!m) return "";
-    var hex = m[1].length === 3 ? m[1].replace(/./g, "$&$&") : m[1];
-    var lum = [0.2126, 0.7152, 0.0722].reduce(function (sum, weight, i) {
-      var c = parseInt(hex.substr(i * 2, 2), 16) / 255;
-      return sum + weight * (c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4));
-    }, 0);
-    return 1.05 / (lum + 0.05) >= 4.5 ? hex.toLowerCase() : "";
-  }
-
-  // A constructed stylesheet: allowed by a host page's CSP without 'unsafe-inline'.
-  function addStyles() {
-    if (styled) return;
-    styled = true;
-    try {
-      var sheet = new CSSStyleSheet();
-      sheet.replaceSync(CSS);
-      prop("adoptedStyleSheets").set.call(d, get("adoptedStyleSheets").concat(sheet));
-    } catch (x) { /* older browsers: native button and dialog styles */ }
+    return m ? m[1].toLowerCase() : "";
   }
 
   // Blank the page at once, then leave without adding a history entry.
@@ -129,54 +101,38 @@
     location.replace(href);
   }
 
-  // Inline, the form is often taller than the screen, so its own exit bar scrolls away: while
-  // any of the frame is on screen but its bar is not, a copy of the exit link stays fixed at
-  // the edge of the screen. The form sends the link's text and address once it has loaded.
-  function exitLink(f) {
-    var a = el("a", { className: "iwf-report-exit", rel: "noreferrer", referrerPolicy: "no-referrer", hidden: true });
-    var on = false;
-    a.iwfBar = 48;
-    function place() {
-      var r = f.getBoundingClientRect(), h = w.innerHeight;
-      a.hidden = !(on && a.href && r.bottom > 0 && r.top < h && (r.top < 0 || r.top + a.iwfBar > h));
-    }
-    a.addEventListener("click", function (ev) {
-      ev.preventDefault();
-      leave(a.href);
-    });
-    if (w.IntersectionObserver) {
-      new IntersectionObserver(function (seen) {
-        on = seen[seen.length - 1].isIntersecting;
-        place();
-      }).observe(f);
-      w.addEventListener("scroll", place, { passive: true });
-      w.addEventListener("resize", place);
-    }
-    a.iwfPlace = place;
-    return a;
-  }
-
   function frame(url, title, dialog) {
-    var f = el("iframe", { title: title, className: "iwf-report-frame" }), port, timer;
+    var f = el("iframe", { title: title, className: "iwf-report-frame" }), port, timer, queued;
     f.setAttribute("sandbox", SANDBOX);
     f.setAttribute("referrerpolicy", "no-referrer");
-    var exit;
-    if (!dialog) {
-      f.setAttribute("loading", "lazy");
-      exit = exitLink(f);
-      addStyles();
-    }
     var s = f.style;
     s.display = "block";
     s.border = "0";
     s.inlineSize = "100%";
     s.blockSize = "32rem";
+    // Inline, the frame is as tall as the form and never scrolls, so the form's exit bar
+    // could not stay in view by itself: at most once a frame, the form is told where the
+    // screen is, in the frame's CSS pixels (top < 0 while the frame starts lower down), and
+    // keeps the bar in the part of itself that is on screen.
+    function view() {
+      queued = 0;
+      if (port) port.postMessage({ v: 1, type: "iwf:view", top: vv.offsetTop - f.getBoundingClientRect().top, height: vv.height });
+    }
+    function soon() {
+      if (vv && !dialog && !queued) queued = requestAnimationFrame(view);
+    }
+    if (!dialog) {
+      f.setAttribute("loading", "lazy");
+      ["scroll", "resize"].forEach(function (type) {
+        w.addEventListener(type, soon, { passive: true, capture: true });
+        if (vv) vv.addEventListener(type, soon);
+      });
+    }
     // No answer from the form (its server refused to be framed here, or the page's CSP
     // blocked it): fall back to a plain link to the form.
     function fallback() {
-      f.replaceWith(el("a", { href: url, rel: "noreferrer", referrerPolicy: "no-referrer", textContent: title }));
-      if (exit) exit.remove();
-      console.warn("iwf-widget: no answer from " + ORIGIN + "; check IWF_WIDGET_ALLOWED_ORIGINS and frame-src");
+      f.replaceWith(link(url, title));
+      console.warn("iwf-widget: no answer; check IWF_WIDGET_ALLOWED_ORIGINS and frame-src");
     }
     f.addEventListener("load", function () {
       try { if (f.contentWindow.location.href === "about:blank") return; } catch (x) { /* the form */ }
@@ -185,34 +141,23 @@
       port = channel.port1;
       port.onmessage = function (ev) {
         var m = ev.data;
-        if (!m || m.v !== 1 || typeof m.type !== "string") return;
+        if (!m || m.v !== 1) return;
         clearTimeout(timer);
         if (m.type === "iwf:height") {
           if (typeof m.height === "number" && m.height > 0 && m.height < 100000) {
             s.blockSize = Math.ceil(m.height) + "px";
           }
-          if (exit && typeof m.bar === "number") exit.iwfBar = m.bar;
-          if (exit) exit.iwfPlace();
+          soon();
         } else if (m.type === "iwf:page") {
           // The form's language, after a change inside the frame too: the frame's title follows.
-          if (typeof m.title === "string" && typeof m.lang === "string") {
+          if (typeof m.lang === "string") {
             f.title = m.title;
             f.lang = m.lang;
-            if (exit && typeof m.exit === "string" && /^https?:/.test(m.url)) {
-              exit.textContent = m.exit;
-              exit.lang = m.lang;
-              exit.dir = m.dir === "rtl" ? "rtl" : "ltr";
-              exit.href = m.url;
-              exit.iwfPlace();
-            }
           }
-        } else if (m.type === "iwf:escape") {
-          if (dialog && dialog.open) dialog.close();
         } else if (m.type === "iwf:exit") {
-          var to;
-          try { to = new URL(m.url); } catch (x) { return; }
-          if (to.protocol !== "https:" && to.protocol !== "http:") return;
-          leave(to.href);
+          if (/^https?:/.test(m.url)) leave(m.url);
+        } else if (dialog) {
+          dialog(m); // iwf:escape, for embed-dialog.js
         }
       };
       clearTimeout(timer);
@@ -220,33 +165,35 @@
       f.contentWindow.postMessage({ v: 1, type: "iwf:hello" }, ORIGIN, [channel.port2]);
     });
     f.src = url;
-    f.iwfExit = exit;
     return f;
   }
 
   function mount(e, options) {
     var o = options || {};
     if (e.hasAttribute("data-iwf-ready")) return e;
-    var mode = o.mode || e.getAttribute("data-mode");
+    var button = (o.mode || e.getAttribute("data-mode")) === "button";
     var lang = language(e, o);
+    var count = button ? 2 : 1, blocked;
     e.setAttribute("data-iwf-ready", "");
-    withLabels(lang, function (blocked) {
-      if (blocked) {
-        if (e.tagName !== "A") e.appendChild(el("a", {
-          href: BASE + "/form?lang=" + lang, rel: "noreferrer", referrerPolicy: "no-referrer", textContent: CONFIG.s[CONFIG.d][0]
-        }));
-      } else {
-        build(e, o, mode, lang);
-      }
-    });
+    function ready(no) {
+      blocked = blocked || no;
+      if (!--count) build(e, o, button, lang, blocked);
+    }
+    if (button) need("dialog", "/embed-dialog.js?v=" + encodeURIComponent(CONFIG.i), ready);
+    need(lang, "/embed-labels.js?lang=" + lang, ready);
     return e;
   }
 
-  function build(e, o, mode, lang) {
-    var text = CONFIG.s[lang];
-    var dir = CONFIG.r.indexOf(lang) < 0 ? "ltr" : "rtl";
+  function build(e, o, button, lang, blocked) {
+    var text = CONFIG.s[lang] || CONFIG.s[CONFIG.d];
     var colour = accent(o.accent || e.getAttribute("data-accent"));
     var url = BASE + "/form?lang=" + lang + (colour ? "&accent=" + colour : "");
+    var dialog = CONFIG.s.dialog;
+    if (blocked || button && !dialog) {
+      // The page's policy kept out what the embed needs: the plain link to the form.
+      if (e.tagName !== "A") e.appendChild(link(BASE + "/form?lang=" + lang, text[0]));
+      return;
+    }
     var box = e;
     if (e.tagName === "A") {
       // A plain link for pages without JavaScript: the embed takes its place.
@@ -255,32 +202,8 @@
     }
     box.textContent = "";
     box.setAttribute("data-iwf-ready", "");
-    if (mode !== "button") {
-      var f = frame(url, text[0]);
-      box.appendChild(f.iwfExit);
-      box.appendChild(f);
-      return;
-    }
-    addStyles();
-    var button = el("button", { type: "button", className: "iwf-report-button", textContent: text[0], lang: lang, dir: dir });
-    button.setAttribute("aria-haspopup", "dialog");
-    if (colour) button.style.setProperty("--iwf-accent", "#" + colour);
-    var dialog = el("dialog", { className: "iwf-report-dialog", lang: lang, dir: dir });
-    dialog.setAttribute("aria-label", text[0]);
-    var bar = el("div", { className: "iwf-report-bar" });
-    var close = el("button", { type: "button", className: "iwf-report-close", textContent: text[1] });
-    var inner;
-    bar.appendChild(close);
-    dialog.appendChild(bar);
-    button.addEventListener("click", function () {
-      if (!inner) dialog.appendChild(inner = frame(url, text[0], dialog));
-      dialog.showModal();
-      close.focus();
-    });
-    close.addEventListener("click", function () { dialog.close(); });
-    dialog.addEventListener("close", function () { button.focus(); });
-    box.appendChild(button);
-    box.appendChild(dialog);
+    if (button) dialog(box, url, text, lang, CONFIG.r.indexOf(lang) < 0 ? "ltr" : "rtl", colour, frame, el);
+    else box.appendChild(frame(url, text[0]));
   }
 
   function scan() {
@@ -288,7 +211,7 @@
     for (var i = 0; i < found.length; i++) mount(found[i]);
   }
 
-  w.IWFReport = { mount: mount, scan: scan, l: labels };
+  w.IWFReport = { mount: mount, scan: scan, l: got };
   scan();
   if (get("readyState") === "loading") EventTarget.prototype.addEventListener.call(d, "DOMContentLoaded", scan);
   w.addEventListener("pageshow", function () { get("documentElement").style.visibility = ""; });

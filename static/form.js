@@ -1,7 +1,8 @@
 /* iwf-widget: behaviour inside the form document. The page works without it.
    Embedded, it talks to the partner page's embed.js over a MessageChannel that the
    partner page hands over in an "iwf:hello" message: it reports its height, forwards
-   Escape and asks the partner page to leave quickly. */
+   Escape, asks the partner page to leave quickly, and keeps its exit bar within the part
+   of the frame the partner page says is on screen. */
 (function () {
   "use strict";
   var doc = document, root = doc.documentElement, body = doc.body;
@@ -25,7 +26,7 @@
   // choice was made; the person still sees the whole step without a scrollbar in the frame.
   function measure() {
     pending = 0;
-    var h = body.getBoundingClientRect().height, bar = doc.querySelector(".iwf-exit");
+    var h = body.getBoundingClientRect().height;
     var shown = doc.querySelector("[data-iwf-step]:not([hidden])");
     if (shown && !/^(scope|language)$/.test(shown.getAttribute("data-iwf-step"))) {
       var own = shown.getBoundingClientRect().height, tallest = own;
@@ -36,7 +37,20 @@
       h += tallest - own;
     }
     h = Math.ceil(h);
-    if (h !== height && send({ type: "iwf:height", height: h, bar: bar ? bar.getBoundingClientRect().bottom : 0 })) height = h;
+    if (h !== height && send({ type: "iwf:height", height: h })) height = h;
+  }
+
+  // Inline, the frame is as tall as the form and never scrolls, so the exit bar's sticky
+  // position does nothing there: the partner page says which part of the frame is on screen
+  // ("iwf:view", at most once a frame) and the bar moves to its top, never past the frame's
+  // end. It stays first in the document, for the keyboard and screen readers. Opened alone
+  // or in the dialog no such message comes, and the bar sticks to the top as it is.
+  var view = null;
+  function place() {
+    var bar = doc.querySelector(".iwf-exit");
+    if (!bar || !view) return;
+    var at = Math.max(0, Math.min(view.top, window.innerHeight - bar.offsetHeight - bar.offsetTop));
+    bar.style.transform = at ? "translateY(" + at + "px)" : "";
   }
 
   window.addEventListener("message", function (ev) {
@@ -45,11 +59,17 @@
     if (origins.indexOf(ev.origin) < 0 || !ev.ports || ev.ports.length !== 1) return;
     if (!m || m.v !== 1 || m.type !== "iwf:hello") return;
     port = ev.ports[0];
-    var exit = doc.querySelector("[data-iwf-exit]");
-    send({ type: "iwf:page", lang: root.lang, dir: root.dir, title: body.getAttribute("data-iwf-title") || doc.title,
-           exit: exit ? exit.textContent : "", url: exitUrl });
+    port.onmessage = function (e) {
+      var v = e.data;
+      if (v && v.v === 1 && v.type === "iwf:view" && typeof v.top === "number" && typeof v.height === "number") {
+        view = v;
+        place();
+      }
+    };
+    send({ type: "iwf:page", lang: root.lang, dir: root.dir, title: body.getAttribute("data-iwf-title") || doc.title });
     measure();
   });
+  window.addEventListener("resize", place);
   if (window.ResizeObserver) {
     new ResizeObserver(function () {
       if (!pending) pending = requestAnimationFrame(measure);
