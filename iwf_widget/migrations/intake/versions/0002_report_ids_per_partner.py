@@ -22,10 +22,29 @@ TABLE = "iwf_intake_reports"
 KEY = "iwf_intake_reports_pkey"
 
 
+def _unkeyed() -> sa.Table:
+    """The table as 0001 made it, without its key: what SQLite's batch mode copies."""
+    return sa.Table(
+        TABLE, sa.MetaData(),
+        sa.Column("id", sa.String(32), nullable=False),
+        sa.Column("partner", sa.String(64), nullable=False),
+        sa.Column("locale", sa.String(8), nullable=False),
+        sa.Column("created", sa.BigInteger, nullable=False),
+        sa.Column("received", sa.BigInteger, nullable=False),
+        sa.Column("urls", sa.Text, nullable=False),
+        sa.Column("content_kind", sa.String(16), nullable=False),
+        sa.Column("where_seen", sa.String(16), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("contact_email", sa.String(254), nullable=False),
+        sa.Index("iwf_intake_received", "received", "id"),
+    )
+
+
 def _rekey(columns: list[str]) -> None:
     old = sa.inspect(op.get_bind()).get_pk_constraint(TABLE).get("name")
     # SQLite's key has no name: batch mode copies the table under the new key instead.
-    with op.batch_alter_table(TABLE) as batch:
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    with op.batch_alter_table(TABLE, copy_from=_unkeyed() if sqlite else None) as batch:
         if old:
             batch.drop_constraint(old, type_="primary")
         batch.create_primary_key(KEY, columns)
