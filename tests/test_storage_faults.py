@@ -526,3 +526,38 @@ def test_the_outbox_its_journals_and_the_key_files_are_private_whatever_the_umas
     assert init.returncode == 0, init.stderr
     modes = {p: oct(stat.S_IMODE(p.stat().st_mode)) for p in (tmp_path / "etc", settings.parent, settings)}
     assert modes == {tmp_path / "etc": "0o700", settings.parent: "0o700", settings: "0o600"}
+
+
+def test_an_intake_database_at_0001_upgrades_with_its_reports_intact_and_its_files_private(tmp_path):
+    from iwf_widget.intake.store import Store, reports
+
+    url = f"sqlite:///{tmp_path}/data/intake.db"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrations._run(conn, migrations.INTAKE, "0001")
+        conn.execute(
+            reports.insert(),
+            [
+                {
+                    "id": f"{n:032x}",
+                    "partner": PARTNER,
+                    "locale": "fr",
+                    "created": 1767225600,
+                    "received": 1767225600,
+                    "urls": "[]",
+                    "content_kind": "videos",
+                    "where_seen": "forum",
+                    "description": "",
+                    "contact_email": "",
+                }
+                for n in range(3)
+            ],
+        )
+    engine.dispose()
+    store = Store(url)
+    assert store.migrated == ["intake: upgraded 0001 -> 0002 (0002)"]
+    assert [r["id"] for r in store.export()] == [f"{n:032x}" for n in range(3)]
+    modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in [tmp_path / "data", *(tmp_path / "data").iterdir()]}
+    store.close()
+    assert modes["data"] == "0o700" and modes["intake.db"] == "0o600"
+    assert all(mode == "0o600" for name, mode in modes.items() if name != "data")

@@ -1,4 +1,4 @@
-"""Where the intake keeps reports: once each, by id, one transaction per batch.
+"""Where the intake keeps reports: once each, by partner and id, one transaction per batch.
 
 The table holds what the person wrote and what routing needs (partner,
 language, minute-precision times) and nothing that could identify them: no
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .. import migrations
 from ..db import create_engine, reader
-from ..protocol import ACCEPTED, DUPLICATE, REJECTED, Result
+from ..protocol import ACCEPTED, DUPLICATE, Result
 from .validate import Report
 
 metadata = sa.MetaData()
@@ -24,7 +24,7 @@ metadata = sa.MetaData()
 reports = sa.Table(
     "iwf_intake_reports",
     metadata,
-    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("id", sa.String(32), nullable=False),
     sa.Column("partner", sa.String(64), nullable=False),
     sa.Column("locale", sa.String(8), nullable=False),
     # Both times to the minute: an exact time helps link a report to a person.
@@ -36,6 +36,8 @@ reports = sa.Table(
     sa.Column("where_seen", sa.String(16), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("contact_email", sa.String(254), nullable=False),
+    # Ids are the partner's own: one partner's id never blocks, or reveals, another's report.
+    sa.PrimaryKeyConstraint("partner", "id", name="iwf_intake_reports_pkey"),
     sa.Index("iwf_intake_received", "received", "id"),
 )
 
@@ -56,7 +58,8 @@ class Store:
         """Store what is new in one transaction; say per id whether it was new.
 
         A report already held for the same partner is a ``duplicate`` (a retry);
-        the same id held for another partner is refused, never overwritten.
+        an id is the partner's own, so the same id from another partner is a
+        different report, stored beside the first.
         ``adjusted`` names reports whose ``created`` the intake replaced with the
         minute it received them (the partner's clock was wrong).
         """
@@ -79,14 +82,12 @@ class Store:
         ids = [r.id for r in batch]
         results: dict[str, Result] = {}
         with self.engine.begin() as conn:
-            held = dict(conn.execute(sa.select(reports.c.id, reports.c.partner).where(reports.c.id.in_(ids))).all())
+            c = reports.c
+            held = set(conn.execute(sa.select(c.id).where(c.partner == partner, c.id.in_(ids))).scalars())
             rows = []
             for r in batch:
                 if r.id in held:
-                    if held[r.id] == partner:
-                        results[r.id] = Result(r.id, DUPLICATE)
-                    else:
-                        results[r.id] = Result(r.id, REJECTED, "this id is already used by another report")
+                    results[r.id] = Result(r.id, DUPLICATE)
                     continue
                 rows.append(_row(r, received, r.id in adjusted))
                 results[r.id] = Result(r.id, ACCEPTED)
