@@ -82,8 +82,7 @@ class Store:
         ids = [r.id for r in batch]
         results: dict[str, Result] = {}
         with self.engine.begin() as conn:
-            c = reports.c
-            held = set(conn.execute(sa.select(c.id).where(c.partner == partner, c.id.in_(ids))).scalars())
+            held = _held(conn, partner, ids)
             rows = []
             for r in batch:
                 if r.id in held:
@@ -99,10 +98,8 @@ class Store:
         """Which of ``ids`` this partner has already delivered (cheap: the primary key)."""
         if not ids:
             return set()
-        c = reports.c
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(c.id).where(c.id.in_(list(ids)), c.partner == partner)).scalars()
-            return set(rows)
+            return _held(conn, partner, ids)
 
     def count(self) -> int:
         with self.engine.connect() as conn:
@@ -141,6 +138,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
         self.reads.dispose()
+
+
+def _held(conn: sa.Connection, partner: str, ids: t.Sequence[str]) -> set[str]:
+    """Which of ``ids`` this partner has already delivered (the primary key answers it)."""
+    c = reports.c
+    return set(conn.execute(sa.select(c.id).where(c.partner == partner, c.id.in_(list(ids)))).scalars())
 
 
 def _row(r: Report, received: int, adjusted: bool = False) -> dict[str, t.Any]:
