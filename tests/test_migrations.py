@@ -230,3 +230,39 @@ def test_reports_queued_by_the_previous_release_are_delivered_once_after_the_upg
         assert "intake: tables from before schema versioning found; stamped at 0001" in new.procs["intake"].output()
     finally:
         new.stop_all()
+
+
+@pytest.mark.postgres
+def test_an_intake_on_postgresql_at_0001_is_rekeyed_per_partner_with_its_reports_intact(database):  # noqa: F811
+    url = database("intake")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        migrations._run(conn, migrations.INTAKE, "0001")
+        key = sa.inspect(conn).get_pk_constraint(store.reports.name)
+        assert key["constrained_columns"] == ["id"]  # 0001's key, under PostgreSQL's own name
+        row = {
+            "partner": "partner-a",
+            "locale": "fr",
+            "created": 1767225600,
+            "received": 1767225600,
+            "urls": "[]",
+            "content_kind": "videos",
+            "where_seen": "forum",
+            "description": "",
+            "contact_email": "",
+        }
+        conn.execute(store.reports.insert(), [{**row, "id": f"{n:032x}"} for n in range(3)])
+    engine.dispose()
+
+    intake = Store(url)
+    assert intake.migrated and intake.migrated[0].startswith("intake: upgraded 0001 -> ")
+    assert [r["id"] for r in intake.export()] == [f"{n:032x}" for n in range(3)]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        assert sa.inspect(conn).get_pk_constraint(store.reports.name)["constrained_columns"] == ["partner", "id"]
+        # Another partner may now use an id partner-a has used; partner-a may not use it twice.
+        conn.execute(store.reports.insert(), {**row, "partner": "partner-b", "id": f"{0:032x}"})
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(store.reports.insert(), {**row, "id": f"{0:032x}"})
+    engine.dispose()
+    intake.close()
