@@ -26,7 +26,6 @@ import gzip
 import hashlib
 import json
 import re
-import subprocess
 import typing as t
 from pathlib import Path
 
@@ -94,33 +93,6 @@ def compact(source: str) -> str:
     source = BLOCK_COMMENT.sub("", source)
     source = WHOLE_LINE_COMMENT.sub("", source)
     return "\n".join(line.strip() for line in source.splitlines() if line.strip()) + "\n"
-
-
-def minify(source: str, terser: str | Path, slot: bool = True) -> str:
-    """``source`` through terser, its config slot (if ``slot``) kept as ``__IWF_CONFIG__``."""
-    prepared, found = CONFIG_SLOT.subn(MIN_SLOT, source, count=1)
-    if slot and not found:
-        raise RuntimeError("embed.js has no /*@config*/ slot")
-    done = subprocess.run(
-        [str(terser), "--compress", "passes=3", "--mangle", "--ecma", "2017", "--comments", "false"],
-        input=prepared,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if done.count(MIN_SLOT) != (1 if slot else 0):
-        raise RuntimeError("terser changed the config slot")
-    return done
-
-
-def build(static_dir: str | Path, terser: str | Path) -> tuple[Path, Path]:
-    """Writes ``embed.min.js`` and ``embed-dialog.min.js`` beside their sources."""
-    folder = Path(static_dir)
-    done = []
-    for source, target, slot in ((SOURCE, MINIFIED, True), (DIALOG_SOURCE, DIALOG_MINIFIED, False)):
-        (folder / target).write_text(minify((folder / source).read_text("utf-8"), terser, slot), "utf-8")
-        done.append(folder / target)
-    return done[0], done[1]
 
 
 def _built(static_dir: str | Path, source: str, minified: str) -> Path | None:

@@ -357,3 +357,14 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+def load_script(name: str) -> t.Any:
+    """A Python module from ``scripts/`` (development tools the package does not ship)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), ROOT / "scripts" / name)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
