@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import gzip
 import hashlib
 import json
 import re
@@ -44,10 +43,6 @@ BLOCK_COMMENT = re.compile(r"^\s*/\*.*?\*/\s*\n", re.S | re.M)
 class Snippet(t.NamedTuple):
     body: bytes
     etag: str
-
-    @property
-    def gzipped_size(self) -> int:
-        return len(gzip.compress(self.body, 9))
 
     @property
     def integrity(self) -> str:

@@ -71,7 +71,3 @@ class Pages:
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
         return page
-
-    def clear(self) -> None:
-        with self._lock:
-            self._pages.clear()

@@ -14,7 +14,7 @@ import typing as t
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, PublicKey, SealedBox
 
-__all__ = ["Opener", "SealError", "Sealer", "generate_keypair", "seal", "unseal"]
+__all__ = ["Opener", "SealError", "Sealer", "generate_keypair", "unseal"]
 
 
 class SealError(ValueError):
@@ -72,10 +72,6 @@ class Opener:
         if not isinstance(report, dict):
             raise SealError("the sealed report is not an object")
         return report
-
-
-def seal(public_key: str | bytes, report: t.Mapping[str, t.Any]) -> bytes:
-    return Sealer(public_key).seal(report)
 
 
 def unseal(private_key: str | bytes, sealed: bytes) -> dict[str, t.Any]:

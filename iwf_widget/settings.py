@@ -12,7 +12,7 @@ import builtins
 import os
 import re
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .i18n import LOCALES
@@ -63,7 +63,6 @@ class Settings:
     forward_timeout: float = 10.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
-    extra: dict[str, t.Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> Settings:
