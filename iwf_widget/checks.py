@@ -16,6 +16,11 @@ import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpx
+import sqlalchemy as sa
+from nacl.public import PublicKey, SealedBox
+from sqlalchemy.engine import make_url
+
 from .settings import ConfigError, Settings, unknown_keys
 
 #: Seconds for each request to the intake: a check should answer quickly.
@@ -55,7 +60,6 @@ def run(environ: t.Mapping[str, str], instance_path: str, page: str | None = Non
 
 def outbox(settings: Settings) -> Check:
     """Reachable, writable (a write transaction, rolled back) and, for SQLite, private to this user."""
-    from sqlalchemy.engine import make_url
 
     from .outbox import Outbox
     from .startup import describe, hidden
@@ -66,8 +70,6 @@ def outbox(settings: Settings) -> Check:
     except Exception as e:
         return Check("outbox", False, describe(e, key) or f"{type(e).__name__}: {e}; fix {key}")
     try:
-        import sqlalchemy as sa
-
         from .outbox import forward_state
 
         with box.engine.connect() as conn:
@@ -111,8 +113,6 @@ def _shared(path: str) -> str | None:
 
 def intake(settings: Settings) -> list[Check]:
     """The intake answers; it accepts this partner's id and key; it holds the key reports are sealed to."""
-    import httpx
-    from nacl.public import PublicKey, SealedBox
 
     from . import protocol
 

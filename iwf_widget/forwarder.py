@@ -24,6 +24,7 @@ its lease ends, and a lease outlasts the longest request one attempt can make.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -575,7 +576,6 @@ def _by_size(claimed: list[Pending], budget: int) -> t.Iterator[list[Pending]]:
 
 def _error_of(answer: bytes) -> str:
     """The intake's ``error`` message, if its answer carries one."""
-    import json
 
     try:
         message = json.loads(answer).get("error")

@@ -14,6 +14,7 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
+from flask import g
 from markupsafe import Markup
 
 from .bidi import isolate
@@ -124,7 +125,6 @@ def number(value: int | float) -> str:
     In right-to-left languages it is isolated (see :mod:`bidi`), so that "2,000"
     or "2.048" keeps its groups in order in any sentence it is filled into.
     """
-    from flask import g
 
     lang = g.get("iwf_lang", "en")
     written = format_decimal(value, locale=lang)
@@ -132,14 +132,12 @@ def number(value: int | float) -> str:
 
 
 def gettext(message: str, **variables: t.Any) -> str:
-    from flask import g
 
     text: str = g.get("iwf_translations", NullTranslations()).gettext(message)
     return text % variables if variables else text
 
 
 def ngettext(singular: str, plural: str, n: int, **variables: t.Any) -> str:
-    from flask import g
 
     text: str = g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n)
     variables.setdefault("num", number(n))
@@ -152,7 +150,6 @@ def gettext_markup(message: str, **variables: t.Any) -> Markup:
     So a template can fill in a value as ``bidi.ltr(number)``, and no
     translation can add markup of its own.
     """
-    from flask import g
 
     text = Markup.escape(g.get("iwf_translations", NullTranslations()).gettext(message))
     return text % variables if variables else text
@@ -160,7 +157,6 @@ def gettext_markup(message: str, **variables: t.Any) -> Markup:
 
 def ngettext_markup(singular: str, plural: str, n: int, **variables: t.Any) -> Markup:
     """:func:`gettext_markup` for a plural string; ``num`` is ``n``, written as :func:`number` does."""
-    from flask import g
 
     text = Markup.escape(g.get("iwf_translations", NullTranslations()).ngettext(singular, plural, n))
     variables.setdefault("num", number(n))
@@ -169,7 +165,6 @@ def ngettext_markup(singular: str, plural: str, n: int, **variables: t.Any) -> M
 
 def pgettext_markup(context: str, message: str, **variables: t.Any) -> Markup:
     """:func:`gettext_markup` for a string with a context (``msgctxt``): "Back" the button."""
-    from flask import g
 
     text = Markup.escape(g.get("iwf_translations", NullTranslations()).pgettext(context, message))
     return text % variables if variables else text

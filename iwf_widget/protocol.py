@@ -31,6 +31,7 @@ import secrets
 import time
 import typing as t
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 
 if t.TYPE_CHECKING:
     from werkzeug.datastructures import Headers
@@ -398,7 +399,6 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
     value = value.strip()
     if value.isascii() and value.isdigit():  # "²" and "٣" are digits to str.isdigit
         return float(value)
-    from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)

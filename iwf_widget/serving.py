@@ -13,6 +13,8 @@ import time
 import typing as t
 
 from flask import Flask, redirect, request
+from waitress import create_server
+from waitress.channel import HTTPChannel
 
 from . import headers
 
@@ -48,7 +50,6 @@ def widget_app(config: t.Mapping[str, t.Any], instance: str | None = None) -> Fl
 
 def make_server(app: t.Any, host: str, port: int, threads: int = DEFAULT_THREADS) -> t.Any:
     """A waitress server bound now (so a busy port fails here), not yet serving."""
-    from waitress import create_server
 
     try:
         return _create(create_server, app, host, port, threads)
@@ -98,7 +99,6 @@ def _channel_class() -> type:
     not complete :data:`REQUEST_SECONDS` (plus time for the declared body) after its
     first byte. The asyncore loop asks every channel ``readable()`` at least once a second.
     """
-    from waitress.channel import HTTPChannel
 
     class DeadlineChannel(HTTPChannel):  # type: ignore[misc]
         _receiving: t.Any = None

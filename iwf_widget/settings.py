@@ -9,11 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import builtins
+import difflib
 import os
 import re
 import typing as t
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from .i18n import LOCALES
 
@@ -139,8 +143,6 @@ def outbox_url(config: t.Mapping[str, t.Any], instance_path: str) -> str:
 
 def database_url(key: str, url: str) -> None:
     """Refuse a database URL that is malformed or names a backend the package does not run on."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     backend: str | None
     driver: str | None
@@ -346,7 +348,6 @@ def unknown_keys(keys: t.Iterable[str], prefixes: t.Sequence[str] = PREFIXES, on
     ``once``: leave out keys already warned about in this process (a server that
     reads the same environment twice warns once).
     """
-    import difflib
 
     known = sorted(KNOWN_KEYS | READ_KEYS)
     out = []

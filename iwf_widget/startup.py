@@ -12,6 +12,9 @@ import errno
 import os
 import typing as t
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
 from .settings import ConfigError, database_url
 
 
@@ -21,8 +24,6 @@ class StartupError(RuntimeError):
 
 def hidden(url: str) -> str:
     """A database URL fit for a message: the password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -36,7 +37,6 @@ def check_database_url(url: str, key: str, must_exist: bool = False) -> None:
     A command that only reads (``outbox``, ``intake-export``) must not create an
     empty database and then report that nothing is in it.
     """
-    from sqlalchemy.engine import make_url
 
     database_url(key, url)
     parsed = make_url(url)
@@ -48,7 +48,6 @@ def check_database_url(url: str, key: str, must_exist: bool = False) -> None:
 
 def describe(error: BaseException, database_key: str | None = None) -> str | None:
     """The one line for a failure at start-up, or None when it is not one this module knows."""
-    from sqlalchemy.exc import SQLAlchemyError
 
     if isinstance(error, StartupError):
         return str(error)

@@ -14,6 +14,7 @@ rejection: nothing in it can turn the batch into a 5xx.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import threading
@@ -26,6 +27,8 @@ from flask import Flask, Response, g, request
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, SealedBox
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -455,7 +458,6 @@ def _where(error: BaseException) -> str:
 
 
 def _json(status: int, data: t.Mapping[str, t.Any]) -> Response:
-    import json
 
     return Response(json.dumps(data), status, content_type="application/json")
 
@@ -473,8 +475,6 @@ def _check(intake: Intake) -> Response:
     Nothing is stored. The sealed challenge is opened with each private key in
     turn, so a partner still sealing to a previous key learns it should update.
     """
-    from nacl.exceptions import CryptoError
-    from nacl.public import PrivateKey, SealedBox
 
     settings = intake.settings
     if request.content_length is None or request.content_length > protocol.MAX_CHECK_BODY:

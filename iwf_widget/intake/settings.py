@@ -13,6 +13,9 @@ import os
 import typing as t
 from dataclasses import dataclass
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from .. import protocol
 from ..settings import ConfigError, Reader, database_url
 
@@ -65,8 +68,6 @@ def db_url(config: t.Mapping[str, t.Any]) -> str:
         return "sqlite:///" + os.path.abspath(DEFAULT_DB)
     if not isinstance(value, str) or "://" not in value:
         raise ConfigError(PREFIX + "DB_URL", "must be a database URL such as sqlite:////var/lib/iwf/intake.db")
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
 
     try:
         make_url(value.strip())
