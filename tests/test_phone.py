@@ -8,10 +8,10 @@ is still running, and cannot send twice."""
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import time
 import typing as t
-import urllib.request
+from pathlib import Path
 
 import pytest
 from support import browser as B
@@ -28,10 +28,12 @@ class Sites(t.NamedTuple):
     widget: str
     host: str
     exit_url: str
+    folder: Path  # the outbox's
 
     def pending(self) -> int:
-        with urllib.request.urlopen(f"{self.widget}/healthz") as res:
-            return int(json.load(res)["outbox_pending"])
+        """Reports in the outbox, read from its file (health may say "degraded" meanwhile)."""
+        with sqlite3.connect(self.folder / "outbox.db") as db:
+            return int(db.execute("SELECT count(*) FROM iwf_outbox").fetchone()[0])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def sites(tmp_path_factory, keypair) -> t.Iterator[Sites]:
         keypair[1],
         IWF_WIDGET_ALLOWED_ORIGINS=host,
         IWF_WIDGET_EXIT_URL=f"{host}/exit.html",
-        IWF_WIDGET_LOCALES="en,fr,ar,ur,kk,sw,hi",
+        IWF_WIDGET_LOCALES="en,fr,ar,ur,ps,kk,sw,hi",
         IWF_WIDGET_EMERGENCY_NUMBER="0800 123 456",
         IWF_WIDGET_HELP_TEXT="Appelez la ligne d'écoute au 0800 123 456, ouverte tous les jours.",
     )
@@ -61,7 +63,7 @@ def sites(tmp_path_factory, keypair) -> t.Iterator[Sites]:
             (folder / f"{name}.html").write_text(html, "utf-8")
     (folder / "exit.html").write_text(B.page_html("<p>Weather</p>", title="Exit"), "utf-8")
     host_server = B.serve_site(folder, B.partner_csp(widget_server.origin), port=host_port)
-    yield Sites(widget, host, f"{host}/exit.html")
+    yield Sites(widget, host, f"{host}/exit.html", tmp)
     host_server.stop()
     widget_server.stop()
 
@@ -117,9 +119,10 @@ def test_inline_the_exit_is_on_screen_at_the_top_middle_and_bottom_of_the_report
         assert eventually(lambda: exit_in_view(page, frame)), f"{lang}: exit off screen at the {where}"
     assert frame.evaluate("document.activeElement === document.body || !!document.activeElement")
     assert frame.locator(".iwf-exit-link").evaluate("a => a === document.querySelector('a, button, input')")
-    frame.tap(".iwf-exit-link")
-    page.wait_for_url(sites.exit_url)
-    assert page.evaluate("history.length") <= 2, "the exit replaced the partner page"
+    history = page.evaluate("history.length")
+    with page.expect_navigation(url=sites.exit_url):
+        frame.tap(".iwf-exit-link")
+    assert page.evaluate("history.length") == history, "the exit replaced the partner page"
 
 
 @pytest.mark.parametrize("lang", ["fr", "ar"])
@@ -136,8 +139,8 @@ def test_in_the_dialog_the_exit_stays_on_screen_and_a_tap_leaves(phone, sites, l
     for where, y in (("top", 0), ("middle", scrollable / 2), ("bottom", scrollable)):
         frame.evaluate("y => scrollTo(0, y)", y)
         assert eventually(lambda: exit_in_view(page, frame)), f"{lang}: exit off screen at the {where}"
-    frame.tap(".iwf-exit-link")
-    page.wait_for_url(sites.exit_url)
+    with page.expect_navigation(url=sites.exit_url):
+        frame.tap(".iwf-exit-link")
 
 
 def test_an_inline_only_page_never_fetches_the_dialogs_code(phone, sites):
@@ -250,3 +253,115 @@ def test_send_shows_sending_at_once_while_a_slow_proof_of_work_runs_and_sends_on
     assert eventually(lambda: sites.pending() == before + 1)
     time.sleep(0.5)
     assert sites.pending() == before + 1, "several taps stored one report"
+
+
+# -- forced colours, Nastaliq, changing language ----------------------------------------
+
+
+def test_in_forced_colours_the_exit_keeps_a_visible_boundary(browser, sites):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.emulate_media(forced_colors="active")
+    page.goto(f"{sites.widget}/form?lang=fr")
+    style = page.locator(".iwf-exit-link").evaluate(
+        "a => { const s = getComputedStyle(a); return [s.borderTopStyle, parseFloat(s.borderTopWidth), s.borderTopColor]; }"
+    )
+    ctx.close()
+    assert style[0] not in ("none", "hidden") and style[1] >= 1, style
+    assert style[2] not in ("transparent", "rgba(0, 0, 0, 0)"), style
+
+
+@pytest.mark.parametrize("lang", ["ur", "ps"])
+def test_nastaliq_headings_get_room_for_their_tall_letters(browser, sites, lang):
+    ctx = browser.new_context(**PHONE)
+    page = ctx.new_page()
+    page.goto(f"{sites.widget}/form?lang={lang}")
+    ratios = page.evaluate(
+        """() => [...document.querySelectorAll('h1, h2')].filter(h => h.getClientRects().length)
+                 .map(h => { const s = getComputedStyle(h); return parseFloat(s.lineHeight) / parseFloat(s.fontSize); })"""
+    )
+    ctx.close()
+    assert ratios and min(ratios) >= 1.8, ratios
+
+
+def test_after_changing_language_focus_is_on_the_new_heading_and_the_frame_title_follows(phone, sites):
+    page = phone.new_page()
+    page.goto(f"{sites.host}/inline-fr.html")
+    element = page.wait_for_selector("iframe.iwf-report-frame")
+    frame = element.content_frame()
+    frame.wait_for_selector("[data-iwf-scope]")
+    french_title = element.get_attribute("title")
+    frame.tap(".iwf-language-link, a[href*='step=language']")
+    frame.wait_for_selector(".iwf-language-list")
+    back = frame.locator("#iwf-step-language .iwf-actions a")
+    assert back.inner_text().strip() == "Retour"
+    frame.tap('.iwf-language-list a[hreflang="ar"]')
+    page.wait_for_function(
+        "t => document.querySelector('iframe').title && document.querySelector('iframe').title !== t", arg=french_title
+    )
+    frame = element.content_frame()
+    frame.wait_for_selector("html[lang=ar]")
+    assert frame.evaluate("document.activeElement && document.activeElement.id") == "iwf-scope-title"
+    assert element.get_attribute("title") == frame.evaluate("document.querySelector('h1').textContent.trim()")
+
+
+# -- refusals keep the answers ---------------------------------------------------------
+
+ANSWERS = {"urls": "https://example.com/kept/answers", "description": "Vu sur un forum hier soir."}
+
+
+def typed(page: t.Any) -> dict[str, t.Any]:
+    return {
+        "urls": page.input_value('textarea[name="urls"]'),
+        "description": page.input_value('textarea[name="description"]'),
+        "kind": page.is_checked('[name="content_kind"] >> nth=0'),
+    }
+
+
+def fill_answers(page: t.Any) -> None:
+    page.fill('textarea[name="urls"]', ANSWERS["urls"])
+    page.fill('textarea[name="description"]', ANSWERS["description"])
+    page.check('[name="content_kind"] >> nth=0')
+    page.check('[name="where_seen"] >> nth=0')
+
+
+@pytest.fixture
+def fresh(tmp_path, keypair) -> t.Iterator[Sites]:
+    """A widget of its own, its outbox not yet written to (so its lock file can be spoilt)."""
+    server = B.serve_wsgi(partner_app(tmp_path, keypair[1]))
+    yield Sites(f"{server.origin}/report", "", "", tmp_path)
+    server.stop()
+
+
+@pytest.mark.parametrize("fault", ["not-saved", "too-large"])
+def test_a_refusal_keeps_what_was_typed_and_says_what_to_do(phone, fresh, fault):
+    sites = fresh
+    page = phone.new_page()
+    page.goto(f"{sites.widget}/form?lang=fr&step=report")
+    fill_answers(page)
+    lock = sites.folder / "outbox.db-writers"
+    if fault == "not-saved":
+        lock.mkdir()  # the writers' lock file cannot be made, so nothing can be stored: a 503
+    else:  # a body past the server's limit, as a pasted page of text would make: a 413
+        page.locator('textarea[name="description"]').evaluate(
+            "(e, v) => { e.removeAttribute('maxlength'); e.value = v; }", ANSWERS["description"] + " x" * 40000
+        )
+    history = page.evaluate("history.length")
+    before = sites.pending() if (sites.folder / "outbox.db").exists() else 0
+    try:
+        page.tap('form button[type="submit"]')
+        alert = page.wait_for_selector(".iwf-summary[role=alert] h2")
+        assert alert.inner_text().strip()
+    finally:
+        if lock.is_dir():
+            lock.rmdir()
+    kept = typed(page)
+    assert kept["urls"] == ANSWERS["urls"] and kept["kind"]
+    assert kept["description"].startswith(ANSWERS["description"])
+    assert page.evaluate("history.length") == history, "Back still leads where the person expects"
+    assert page.locator("form[method=post]").get_attribute("aria-busy") is None
+    assert sites.pending() == before
+    if fault == "not-saved":  # sent again as it is, it is stored
+        page.tap('form button[type="submit"]')
+        page.wait_for_selector("#iwf-reference")
+        assert sites.pending() == before + 1
