@@ -588,6 +588,27 @@ def measure_flood(folder: str, public: str, plan: Plan, client: str) -> dict[str
 # -- one run --------------------------------------------------------------------
 
 
+def measure_slow3g(folder: str, public: str, samples: int) -> dict[str, t.Any]:
+    """The first step's time on an emulated slow 3G phone (bench/slow3g.py), or why not."""
+    import slow3g
+
+    problem = slow3g.available()
+    if problem:
+        log(f"slow 3G: not measured ({problem})")
+        return {"form_visible_slow3g_ms": None}
+    os.makedirs(folder, exist_ok=True)
+    port = free_port()
+    env = widget_env(folder, public, "http://127.0.0.1:9", "slow3g.db", False)
+    env["IWF_WIDGET_ALLOWED_ORIGINS"] = f"http://127.0.0.1:{port}"
+    widget = Server("widget-slow3g", "apps:widget()", folder, env).start("/report/healthz")
+    try:
+        log(f"slow 3G: {samples} page load(s) in Chromium")
+        # The widget on "localhost", the partner page on 127.0.0.1: two sites, as in real life.
+        return slow3g.measure(widget.url.replace("127.0.0.1", "localhost"), folder, port, samples)
+    finally:
+        widget.stop()
+
+
 def one_run(plan: Plan, client: str, folder: str, private: str, public: str, with_sizes: bool) -> dict[str, t.Any]:
     import httpx
 
@@ -697,6 +718,7 @@ ROWS = [
     ("flood_junk_per_s", "flood: junk posts refused (cross-site, no token)", "req/s"),
     ("flood_real_accepted_ratio", "flood: real reports accepted meanwhile", "x"),
     ("flood_real_p99_ms", "flood: real report, p99", "ms"),
+    ("form_visible_slow3g_ms", "first step visible, slow 3G phone (median)", "ms"),
 ]
 #: Figures whose spread over the runs is reported.
 VARYING = [key for key, _, unit in ROWS if unit not in ("B", "")]
@@ -792,6 +814,12 @@ def main() -> None:
         os.chdir(ROOT)
         shutil.rmtree(folder, ignore_errors=True)
     result = combine(results)
+    # Once, not per run: a browser's page loads, a median of 3 (1 in a quick run).
+    slow = os.path.join(tempfile.gettempdir(), f"iwf-slow3g-{os.getpid()}")
+    try:
+        result.update(measure_slow3g(slow, public, 1 if args.quick else 3))
+    finally:
+        shutil.rmtree(slow, ignore_errors=True)
     result["seconds"] = time.monotonic() - started
     print(table(result))
     print(f"took {result['seconds']:.0f} s")

@@ -37,6 +37,7 @@ FIGURES = {
     "peak_rss_mb",
     "flood_junk_per_s",
     "flood_real_p99_ms",
+    "form_visible_slow3g_ms",
 }
 
 pytestmark = [

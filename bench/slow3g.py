@@ -1,0 +1,137 @@
+"""How long a person on a slow phone waits for the form: ``form_visible_slow3g_ms``.
+
+Debian's Chromium under Playwright opens a partner page on one loopback origin that embeds
+the snippet from the widget on another, with the network of a slow 3G phone (400 kbit/s each
+way, 400 ms round trip), its CPU slowed 6x and the cache off. The figure is the time from the
+start of navigation to the first step's heading being visible in the frame.
+
+The throttling is set on the page's target; the frame is kept in the page's process
+(site isolation off) so that the same throttling applies to it, as it would on a phone.
+
+    python bench/slow3g.py [--samples 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import os
+import statistics
+import threading
+import time
+import typing as t
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-site-isolation-trials",
+    "--disable-features=IsolateOrigins,site-per-process",
+]
+#: Chrome DevTools' "Slow 3G"-like profile of the issue: bytes per second and milliseconds.
+NETWORK = {"offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8}
+CPU_SLOWDOWN = 6
+
+
+def available() -> str | None:
+    """Why the figure cannot be taken here, or None."""
+    if not os.path.exists(CHROMIUM):
+        return f"{CHROMIUM} is not installed"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright is not installed"
+    return None
+
+
+def partner_page(widget: str, lang: str) -> str:
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Partner</title></head>'
+        f'<body><main><h1>Partner</h1><div data-iwf-report data-lang="{lang}"></div></main>'
+        f'<script src="{widget}/report/embed.js" async></script></body></html>'
+    )
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, *args: t.Any) -> None:
+        pass
+
+
+def serve_folder(folder: str, port: int) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(_Quiet, directory=folder))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def one_sample(browser: t.Any, page_url: str) -> float:
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    try:
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("Network.enable")
+        cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        cdp.send("Network.emulateNetworkConditions", NETWORK)
+        cdp.send("Emulation.setCPUThrottlingRate", {"rate": CPU_SLOWDOWN})
+        started = time.perf_counter()
+        page.goto(page_url, wait_until="commit")
+        frame = page.wait_for_selector("iframe.iwf-report-frame", timeout=30_000).content_frame()
+        frame.wait_for_selector("#iwf-scope-title", state="visible", timeout=30_000)
+        return (time.perf_counter() - started) * 1000
+    finally:
+        context.close()
+
+
+def measure(widget: str, folder: str, port: int, samples: int = 3, lang: str = "fr") -> dict[str, t.Any]:
+    """The median over ``samples`` of the time to the first step, and each sample.
+
+    ``widget`` is the widget's origin; it must allow ``http://127.0.0.1:port`` to frame it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with open(os.path.join(folder, "partner.html"), "w", encoding="utf-8") as out:
+        out.write(partner_page(widget, lang))
+    site = serve_folder(folder, port)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            try:
+                one_sample(browser, f"http://127.0.0.1:{port}/partner.html")  # warm the servers, not the browser
+                times = [one_sample(browser, f"http://127.0.0.1:{port}/partner.html") for _ in range(samples)]
+            finally:
+                browser.close()
+    finally:
+        site.shutdown()
+        site.server_close()
+    return {"form_visible_slow3g_ms": statistics.median(times), "form_visible_slow3g_samples_ms": times}
+
+
+def main() -> None:
+    import tempfile
+
+    import run
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=3)
+    args = parser.parse_args()
+    problem = available()
+    if problem:
+        raise SystemExit(f"cannot measure: {problem}")
+    from iwf_widget.sealing import generate_keypair
+
+    folder = tempfile.mkdtemp(prefix="iwf-slow3g-")
+    figures = run.measure_slow3g(folder, generate_keypair()[1], args.samples)
+    print(figures)
+
+
+if __name__ == "__main__":
+    main()
