@@ -27,9 +27,9 @@ from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
-from .. import protocol
+from .. import metrics, protocol
 from ..headers import relative_location
 from ..lograte import EveryMinute
 from ..sealing import Opener, SealError
@@ -131,8 +131,10 @@ class Intake:
                 report, moved = self._check(item, signed.partner, received)
             except SealError:
                 reason = "the sealed report does not open with the intake's key"
+                metrics.intake_rejected.labels("seal").inc()
             except (validate.Rejected, bounds.TooLarge) as e:
                 reason = str(e)
+                metrics.intake_rejected.labels("invalid").inc()
             except Exception as e:  # noqa: BLE001 (anything a hostile report provokes is its own rejection)
                 self.throttled.log(
                     logging.WARNING,
@@ -142,6 +144,7 @@ class Intake:
                     _where(e),
                 )
                 reason = f"the sealed report could not be read ({type(e).__name__})"
+                metrics.intake_rejected.labels("unreadable").inc()
             else:
                 good.append(report)
                 if moved:
@@ -152,6 +155,9 @@ class Intake:
         self.charge(signed.partner, sum(r.status == protocol.ACCEPTED for r in stored.values()))
         results = [refused.get(item.id) or stored[item.id] for item in batch.reports]
         counts = Counter(r.status for r in results)
+        metrics.intake_batches.labels(signed.partner).inc()
+        metrics.intake_stored.labels(signed.partner).inc(counts[protocol.ACCEPTED])
+        metrics.intake_duplicates.labels(signed.partner).inc(counts[protocol.DUPLICATE])
         log.info("batch from %s: %s", signed.partner, dict(counts))
         if adjusted:
             self.throttled.log(
@@ -212,6 +218,7 @@ class Intake:
                     partner,
                     _where(error),
                 )
+                metrics.intake_rejected.labels("unstorable").inc()
                 stored[report_id] = protocol.Result(
                     report_id, protocol.REJECTED, f"the intake could not store this report ({type(error).__name__})"
                 )
@@ -286,6 +293,19 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
             return _json(503, {"status": "degraded", "reason": degraded, "protocol": [protocol.VERSION]})
         return _json(200, {"status": "ok", "protocol": [protocol.VERSION]})
 
+    @app.get("/metrics")
+    def metrics_text() -> Response:
+        """Prometheus text, only with the bearer token of ``IWF_INTAKE_METRICS_TOKEN`` (404 without it set)."""
+        token = settings.metrics_token
+        if token is None:
+            raise NotFound()
+        if not metrics.authorized(request.headers.get("Authorization"), token):
+            response = Response("a bearer token is needed\n", 401, mimetype="text/plain")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        body, content_type = metrics.exposition()
+        return Response(body, 200, content_type=content_type)
+
     @app.post(protocol.PATH)
     def reports() -> Response:
         if not intake.slots.acquire(blocking=False):
@@ -350,6 +370,7 @@ def _reports(intake: Intake) -> Response:
     replayed = intake.replays.get(signed.signature)
     if replayed is not None:  # the same request again: the same answer, for nothing
         answer, headers = replayed
+        metrics.intake_replays.labels(signed.partner).inc()
         response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
         response.headers.update(headers)
         return response
@@ -407,6 +428,7 @@ def _refuse(
     intake: Intake, status: int, message: str, cause: str, retry_after: int | None = None, skew: float | None = None
 ) -> Response:
     """A refusal of a batch, signed for the partner it names, and logged once a minute per cause."""
+    metrics.intake_refused.labels(cause if cause in CAUSES else "other").inc()
     extra: dict[str, t.Any] = {"cause": "clock"} if cause == "clock" else {}
     body = protocol.error_body(message, status, **extra)
     response = Response(body, status, content_type="application/json")
