@@ -186,7 +186,7 @@ class Submissions:
                     created=int(now),
                 )
             )
-            earlier = self.tokens.store_report(claims, self.partner, sealed)
+            earlier = self.tokens.store_report(claims, self.partner, sealed, lang)
         except Exception as error:  # noqa: BLE001  never "thank you" for a report that is not on disk
             self._write_failed(error)
             return Unsaved(type(error).__name__, form, self._next_token(lang, claims))

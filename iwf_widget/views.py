@@ -23,6 +23,7 @@ from . import bidi, embed, headers, i18n, metrics
 from .db import brief_error
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
+from .outbox import EXIT_KINDS
 from .pages import SLOTS
 from .ratelimit import client_address
 from .reference import for_report
@@ -170,6 +171,8 @@ def form() -> tuple[bytes, int]:
         step = "scope"
     st = state()
     lang = g.iwf_lang
+    if step in EXIT_KINDS:  # without JavaScript, a choice on the scope step is this page
+        _count_exit(step, js=False)
     # A new form differs from the last only in its token and challenge: the rest is
     # rendered once (pages.py). The page may depend on nothing of the request outside this key.
     page = st.pages.get(
@@ -178,6 +181,29 @@ def form() -> tuple[bytes, int]:
     )
     token = st.signer.issue(lang)
     return page.fill(token=token, work=st.work.challenge(token)), 200
+
+
+@blueprint.post("/exit")
+def count_exit() -> Response:
+    """The form's own page (with JavaScript) says someone left the scope step for other help.
+
+    Counted per day and kind; from another site's page, nothing is counted.
+    """
+    kind = request.form.get("kind", "")
+    if kind in EXIT_KINDS and _same_origin_request(state().settings.trusted_proxies):
+        _count_exit(kind, js=True)
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _count_exit(kind: str, js: bool) -> None:
+    try:
+        state().outbox.count_exit(kind, js)
+    except Exception as error:  # noqa: BLE001  a statistic: the page is shown all the same
+        state().throttled.log(
+            logging.WARNING, ("count", type(error).__name__), "counting failed: %s", brief_error(error)
+        )
 
 
 @blueprint.post("/form")

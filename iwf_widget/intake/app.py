@@ -29,7 +29,7 @@ from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
-from .. import metrics, protocol
+from .. import i18n, metrics, protocol
 from ..headers import relative_location
 from ..lograte import EveryMinute
 from ..sealing import Opener, SealError
@@ -305,6 +305,26 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
             return response
         body, content_type = metrics.exposition()
         return Response(body, 200, content_type=content_type)
+
+    @app.get("/dashboard")
+    def dashboard() -> Response:
+        """The hotline's statistics page, only with the bearer token of ``IWF_INTAKE_DASHBOARD_TOKEN``."""
+        from .. import charts
+        from ..stats import empty_text, intake_charts
+
+        token = settings.dashboard_token
+        if token is None:
+            raise NotFound()
+        if not metrics.authorized(request.headers.get("Authorization"), token):
+            response = Response("a bearer token is needed\n", 401, mimetype="text/plain")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="dashboard"'
+            return response
+        lang = i18n.match(request.args.get("lang"), i18n.available()) or "en"
+        title, intro, figures = intake_charts(intake.store.figures(), lang)
+        response = Response(charts.page(title, lang, figures, intro, empty_text(lang)), 200, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @app.post(protocol.PATH)
     def reports() -> Response:
