@@ -31,6 +31,8 @@ class Row:
     lang: str | None = None
     #: Further columns of the table (the chart shows ``value``).
     extra: tuple[int, ...] = ()
+    #: Read left to right whatever the page's direction (a date, a week, a partner id).
+    ltr: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,11 @@ def bar_chart(chart: Chart, direction: str = "ltr") -> Markup:
         label_x = edge + 6 if rtl else edge - 6
         value_x = x - 6 if rtl else x + width + 6
         lang = f' lang="{row.lang}"' if row.lang else ""
+        label = escape(_short(row.label))
+        if row.ltr and rtl:
+            label = Markup(f'<tspan direction="ltr" unicode-bidi="isolate">{label}</tspan>')
         parts.append(
-            f'<text x="{label_x}" y="{y + BAR - 4}" text-anchor="end"{lang}>{escape(_short(row.label))}</text>'
+            f'<text x="{label_x}" y="{y + BAR - 4}" text-anchor="end"{lang}>{label}</text>'
             f'<rect x="{x}" y="{y}" width="{width}" height="{BAR}" fill="{COLOUR}" data-value="{row.value}"/>'
             f'<text x="{value_x}" y="{y + BAR - 4}" text-anchor="start" data-value="{row.value}">{row.value}</text>'
         )
@@ -76,7 +81,8 @@ def table(chart: Chart) -> Markup:
     for row in chart.rows:
         lang = f' lang="{row.lang}"' if row.lang else ""
         cells = "".join(f"<td>{v}</td>" for v in (row.value, *row.extra))
-        body.append(f'<tr><th scope="row"{lang}>{escape(row.label)}</th>{cells}</tr>')
+        label = Markup(f'<bdi dir="ltr">{escape(row.label)}</bdi>') if row.ltr else escape(row.label)
+        body.append(f'<tr><th scope="row"{lang}>{label}</th>{cells}</tr>')
     return Markup(
         f'<table data-iwf-table="{chart.id}"><caption>{escape(chart.title)}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"

@@ -13,7 +13,7 @@ import datetime as dt
 import typing as t
 from gettext import NullTranslations
 
-from . import i18n
+from . import bidi, i18n
 from .charts import Chart, Row
 
 #: Delay from submission to arrival: upper bound in seconds (None: no bound), and its label.
@@ -51,12 +51,12 @@ def partner_charts(daily: t.Iterable[tuple[str, str, int]], lang: str) -> tuple[
     labels = exit_labels(lang)
     columns = (_("Day"), _("Reports"))
     charts = [
-        Chart("per-day", _("Reports per day"), columns, [Row(d, n) for d, n in sorted(per_day.items())]),
+        Chart("per-day", _("Reports per day"), columns, [Row(d, n, ltr=True) for d, n in sorted(per_day.items())]),
         Chart(
             "per-week",
             _("Reports per week"),
             (_("Week"), _("Reports")),
-            [Row(w, n) for w, n in sorted(per_week.items())],
+            [Row(w, n, ltr=True) for w, n in sorted(per_week.items())],
         ),
         Chart(
             "languages",
@@ -119,7 +119,7 @@ def intake_charts(rows: t.Iterable[tuple[str, str, int, int]], lang: str) -> tup
             "partner-month",
             _("Reports per partner per month"),
             (_("Partner and month"), _("Reports")),
-            [Row(f"{p} {m}", n) for (p, m), n in sorted(per_month.items())],
+            [Row(f"{p} {m}", n, ltr=True) for (p, m), n in sorted(per_month.items())],
         ),
         Chart(
             "languages",
@@ -145,4 +145,7 @@ def _period(_: t.Callable[[str], str], days: list[str]) -> str:
     if not days:
         return _("No figures yet.")
     # TRANSLATORS: %(start)s and %(end)s are dates such as 2026-12-01.
-    return _("Figures from %(start)s to %(end)s (UTC), counted per day.") % {"start": min(days), "end": max(days)}
+    return _("Figures from %(start)s to %(end)s (UTC), counted per day.") % {
+        "start": bidi.isolate(min(days)),
+        "end": bidi.isolate(max(days)),
+    }
