@@ -49,13 +49,24 @@ def partner_charts(daily: t.Iterable[tuple[str, str, int]], lang: str) -> tuple[
             if step in exits:
                 exits[step][0 if how == "js" else 1] += count
     labels = exit_labels(lang)
-    columns = (_("Day"), _("Reports"))
+    columns = (
+        # TRANSLATORS: A column heading in the statistics: a calendar day (the rows are dates).
+        _("Day"),
+        # TRANSLATORS: A column heading in the statistics: how many reports were sent.
+        _("Reports"),
+    )
+    # TRANSLATORS: A column heading in the statistics: a calendar week (rows such as 2026-W49).
+    week_heading = _("Week")
+    # TRANSLATORS: A column heading in the statistics: the kind of help people were sent to.
+    kind_heading = _("Kind")
+    # TRANSLATORS: A column heading in the statistics: how many people.
+    people = _("People")
     charts = [
         Chart("per-day", _("Reports per day"), columns, [Row(d, n, ltr=True) for d, n in sorted(per_day.items())]),
         Chart(
             "per-week",
             _("Reports per week"),
-            (_("Week"), _("Reports")),
+            (week_heading, _("Reports")),
             [Row(w, n, ltr=True) for w, n in sorted(per_week.items())],
         ),
         Chart(
@@ -67,7 +78,7 @@ def partner_charts(daily: t.Iterable[tuple[str, str, int]], lang: str) -> tuple[
         Chart(
             "exits",
             _("People sent to other help, by kind"),
-            (_("Kind"), _("People"), _("With JavaScript"), _("Without JavaScript")),
+            (kind_heading, people, _("With JavaScript"), _("Without JavaScript")),
             [Row(labels[k], js + nojs, extra=(js, nojs)) for k, (js, nojs) in exits.items() if js + nojs],
         ),
     ]
@@ -130,6 +141,7 @@ def intake_charts(rows: t.Iterable[tuple[str, str, int, int]], lang: str) -> tup
         Chart(
             "delays",
             _("Delay from submission to arrival"),
+            # TRANSLATORS: A column heading: how long reports took to reach the hotline.
             (_("Delay"), _("Reports")),
             [Row(label, n) for label, n in zip(delay_labels, delays, strict=True) if n],
         ),
