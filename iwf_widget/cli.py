@@ -183,6 +183,73 @@ def intake_export(as_csv: bool) -> None:
         store.close()
 
 
+def _write_stats(title: str, intro: str, charts: t.Any, lang: str, html: str | None) -> None:
+    from . import charts as drawing
+    from .stats import empty_text
+
+    if html is None:
+        click.echo(f"{title}\n{intro}\n\n{drawing.text(charts)}", nl=False)
+        return
+    with open(html, "w", encoding="utf-8") as f:
+        f.write(drawing.page(title, lang, charts, intro, empty_text(lang)))
+    click.echo(f"wrote {html}")
+
+
+def _stats_lang(lang: str) -> str:
+    from .i18n import available
+
+    if lang not in available():
+        raise click.BadParameter(f"{lang!r} is not one of {' '.join(available())}", param_hint="--lang")
+    return lang
+
+
+@main.command()
+@click.option("--html", "html", metavar="FILE", help="Write a self-contained page with charts to FILE.")
+@click.option("--lang", default="en", show_default=True, help="The language of the figures' labels.")
+def stats(html: str | None, lang: str) -> None:
+    """Reports per day, week and language, and who the scope step sent to other help.
+
+    From the outbox's daily counters (IWF_WIDGET_OUTBOX_URL or IWF_WIDGET_INSTANCE).
+    """
+    from .serving import instance_path
+    from .settings import outbox_url
+    from .stats import partner_charts
+
+    lang = _stats_lang(lang)
+    box = _configured(lambda: _open_outbox(outbox_url(os.environ, instance_path())), "IWF_WIDGET_OUTBOX_URL")
+    try:
+        with _outbox_trouble("read"):
+            daily = box.daily()
+    finally:
+        box.close()
+    _write_stats(*partner_charts(daily, lang), lang=lang, html=html)
+
+
+@main.command("intake-stats")
+@click.option("--html", "html", metavar="FILE", help="Write a self-contained page with charts to FILE.")
+@click.option("--lang", default="en", show_default=True, help="The language of the figures' labels.")
+def intake_stats(html: str | None, lang: str) -> None:
+    """Reports per partner per month, languages and delays, from the intake (IWF_INTAKE_DB_URL)."""
+    from .intake.settings import db_url
+    from .intake.store import Store
+    from .startup import check_database_url
+    from .stats import intake_charts
+
+    lang = _stats_lang(lang)
+
+    def open_store() -> Store:
+        url = db_url(os.environ)
+        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
+        return Store(url)
+
+    store = _configured(open_store, "IWF_INTAKE_DB_URL")
+    try:
+        figures = list(store.figures())
+    finally:
+        store.close()
+    _write_stats(*intake_charts(figures, lang), lang=lang, html=html)
+
+
 @main.command()
 @click.option(
     "--intake", "intake_side", is_flag=True, help="The intake's database (IWF_INTAKE_DB_URL) instead of the outbox."

@@ -37,7 +37,7 @@ import typing as t
 import httpcore
 import httpx
 
-from . import protocol
+from . import metrics, protocol
 from .lograte import EveryMinute
 from .outbox import Outbox, Pending
 from .settings import Settings
@@ -305,16 +305,25 @@ class Forwarder:
         headers = protocol.request_headers(
             partner, self.settings.signing_keys[0], body, now=time.time() + self.clock_offset
         )
+        metrics.forward_attempts.inc()
+        started = time.monotonic()
         try:
             answer = self._post(body, headers)
         except (httpx.TimeoutException, _Unanswered) as e:
+            metrics.forward_failures.labels("timeout").inc()
             error = f"no complete answer from the intake within IWF_WIDGET_FORWARD_TIMEOUT ({self.timeout:g} s): {e}"
             self._retry(chunk, error[:300], None, summary, kind="timeout")
             return
         except (httpx.HTTPError, OSError) as e:
+            metrics.forward_failures.labels("unreachable").inc()
             self._retry(chunk, f"intake unreachable: {type(e).__name__}: {e}"[:300], None, summary, kind="unreachable")
             return
+        metrics.forward_seconds.observe(time.monotonic() - started)
         status = answer.status
+        if not answer.signed:
+            metrics.forward_failures.labels("not_intake").inc()
+        elif status != 200:
+            metrics.forward_failures.labels("refused").inc()
         wait = protocol.retry_after(answer.headers.get("Retry-After"))
         if not answer.signed:
             error = f"not the intake answering (HTTP {status} from {self.url})"
@@ -334,6 +343,7 @@ class Forwarder:
             try:
                 results = protocol.decode_results(answer.body)
             except protocol.ProtocolError as e:
+                metrics.forward_failures.labels("unusable").inc()
                 self._retry(chunk, f"unusable answer from the intake: {e}", None, summary, kind="unusable")
                 return
             self._record(chunk, results, summary)

@@ -61,6 +61,15 @@ def translations(locale: str) -> NullTranslations:
     return loaded
 
 
+def available() -> tuple[str, ...]:
+    """Languages with a compiled catalog (and English, the source)."""
+    found = {"en"}
+    for code in LOCALES:
+        if (TRANSLATIONS_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file():
+            found.add(code)
+    return tuple(c for c in LOCALES if c in found)
+
+
 def direction(locale: str) -> str:
     return "rtl" if locale in RTL else "ltr"
 

@@ -13,6 +13,7 @@ never ending sooner than promised; a forwarder keeps finer delays in memory.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import threading
@@ -73,6 +74,39 @@ forward_state = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
 )
 
+#: Per day, how many: ``report:<lang>`` (reports accepted in that language) and
+#: ``exit:<kind>:js`` / ``exit:<kind>:nojs`` (people the scope step sent to other help).
+#: The day (UTC) is the finest time kept; nothing in a row is about one person.
+daily_counts = sa.Table(
+    "iwf_daily_counts",
+    metadata,
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("name", sa.String(48), nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("day", "name", name="iwf_daily_counts_pkey"),
+)
+
+#: Where the scope step sends someone whose case is not a report for the hotline.
+EXIT_KINDS = ("danger", "self", "adult", "other")
+
+
+def _add_counts(conn: sa.Connection, names: t.Mapping[str, int], now: float | None = None) -> None:
+    """Add to today's counters, in the caller's transaction."""
+    day = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m-%d")
+    c = daily_counts.c
+    for name, n in names.items():
+        if conn.dialect.name in ("postgresql", "sqlite"):
+            if conn.dialect.name == "postgresql":
+                from sqlalchemy.dialects.postgresql import insert
+            else:
+                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+            statement = insert(daily_counts).values(day=day, name=name, count=n)
+            conn.execute(statement.on_conflict_do_update(index_elements=[c.day, c.name], set_={"count": c.count + n}))
+            continue
+        updated = conn.execute(daily_counts.update().where(c.day == day, c.name == name).values(count=c.count + n))
+        if not updated.rowcount:
+            conn.execute(daily_counts.insert().values(day=day, name=name, count=n))
+
 
 #: A retry time or lease further ahead than its own length plus this was set by a clock since
 #: turned back (or by another host whose clock is off by more): it is not waited for.
@@ -131,6 +165,7 @@ class _Accepted(t.NamedTuple):
     nonce: str
     nonce_expires: float
     created: int
+    lang: str | None = None
 
 
 class _WriterQueue:
@@ -203,7 +238,9 @@ class Outbox:
 
     # -- the widget side ----------------------------------------------------
 
-    def accept(self, report_id: str, partner: str, sealed: bytes, nonce: str, nonce_expires: float) -> str | None:
+    def accept(
+        self, report_id: str, partner: str, sealed: bytes, nonce: str, nonce_expires: float, lang: str | None = None
+    ) -> str | None:
         """Store a report and spend its token in one transaction.
 
         Returns None when stored, or the earlier outcome when the token was
@@ -211,9 +248,10 @@ class Outbox:
         Anything else that prevents storing raises, and then nothing is stored.
         Reports accepted at the same moment by this process's threads share
         that transaction (see groupcommit.py); each call returns once its
-        report is committed, and nothing runs after that commit.
+        report is committed, and nothing runs after that commit. ``lang``, when
+        given, is added to the day's count of reports in that language.
         """
-        item = _Accepted(report_id, partner, sealed, nonce, minute_up(nonce_expires), minute())
+        item = _Accepted(report_id, partner, sealed, nonce, minute_up(nonce_expires), minute(), lang)
         with self._failing(STORING):
             outcome = self._accept_group(item)
             if isinstance(outcome, Exception):
@@ -248,6 +286,9 @@ class Outbox:
                         for a in batch
                     ],
                 )
+                languages = collections.Counter(f"report:{a.lang}" for a in batch if a.lang)
+                if languages:
+                    _add_counts(conn, languages)
         except sa.exc.IntegrityError as error:
             if len(batch) > 1:  # a replay among them: each alone, so the others are still stored
                 return [self._accept_alone(a) for a in batch]
@@ -420,6 +461,22 @@ class Outbox:
             )
         self.health.succeeded(FORWARDING)
         return result.rowcount or 0
+
+    # -- daily counters -----------------------------------------------------
+
+    def count_exit(self, kind: str, js: bool) -> None:
+        """Someone left the scope step for other help of ``kind`` (with or without JavaScript)."""
+        if kind not in EXIT_KINDS:
+            raise ValueError(kind)
+        with self._writers, self.engine.begin() as conn:
+            _add_counts(conn, {f"exit:{kind}:{'js' if js else 'nojs'}": 1})
+
+    def daily(self) -> list[tuple[str, str, int]]:
+        """Every counter, as (day, name, count), oldest day first."""
+        c = daily_counts.c
+        with self.reads.connect() as conn:
+            rows = conn.execute(sa.select(c.day, c.name, c.count).order_by(c.day, c.name)).all()
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     # -- what is waiting ----------------------------------------------------
 

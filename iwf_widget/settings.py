@@ -67,6 +67,8 @@ class Settings:
     forward_timeout: float = 10.0
     backoff_base: float = 1.0
     backoff_max: float = 60.0
+    #: The bearer token for ``/report/metrics``; None leaves the route unserved (404).
+    metrics_token: str | None = None
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> Settings:
@@ -129,6 +131,7 @@ class Settings:
             forward_timeout=r.number("FORWARD_TIMEOUT", default=10.0, low=0.1, high=300),
             backoff_base=r.number("BACKOFF_BASE", default=1.0, low=0.01, high=3600),
             backoff_max=r.number("BACKOFF_MAX", default=60.0, low=0.05, high=86400),
+            metrics_token=r.str("METRICS_TOKEN", default="").strip() or None,
         )
 
 
@@ -329,6 +332,7 @@ KNOWN_KEYS = frozenset(
         "MAX_INFLIGHT_PER_PARTNER",
         "PARTNER_RATE_LIMIT",
         "METRICS_TOKEN",
+        "DASHBOARD_TOKEN",
     ]
 )
 READ_KEYS: set[str] = set()

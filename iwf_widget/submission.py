@@ -82,6 +82,8 @@ class Limited:
     retry_after: float
     form: ReportForm
     token: str
+    #: Sent without a solved proof of work, which made it cost more.
+    unproven: bool = False
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ class Submissions:
         worked = self.work.verify(data.get("iwf_pow"), token or "")
         wait = self.limiter.hit(client, cost=1 if worked else NO_WORK_COST)
         if wait is not None:
-            return Limited(wait, form, self._next_token(lang, claims))
+            return Limited(wait, form, self._next_token(lang, claims), unproven=not worked)
         self.work.note_submission()
         try:
             sealed = self.sealer.seal(
@@ -184,7 +186,7 @@ class Submissions:
                     created=int(now),
                 )
             )
-            earlier = self.tokens.store_report(claims, self.partner, sealed)
+            earlier = self.tokens.store_report(claims, self.partner, sealed, lang)
         except Exception as error:  # noqa: BLE001  never "thank you" for a report that is not on disk
             self._write_failed(error)
             return Unsaved(type(error).__name__, form, self._next_token(lang, claims))

@@ -153,13 +153,13 @@ class FormTokens:
         outcome = self.outbox.spend(claims.nonce, claims.expires, REFUSED_HONEYPOT)
         return Spent.from_stored(outcome) if outcome else None
 
-    def store_report(self, claims: Claims, partner: str, sealed: bytes) -> Spent | None:
+    def store_report(self, claims: Claims, partner: str, sealed: bytes, lang: str | None = None) -> Spent | None:
         """Store the sealed report and spend its token in one transaction.
 
         None when stored; the earlier use when the token was already spent
         (a replay, a double click), and then nothing is stored.
         """
-        outcome = self.outbox.accept(claims.nonce, partner, sealed, claims.nonce, claims.expires)
+        outcome = self.outbox.accept(claims.nonce, partner, sealed, claims.nonce, claims.expires, lang)
         return Spent.from_stored(outcome) if outcome else None
 
 

@@ -17,17 +17,18 @@ from flask import (
     send_from_directory,
     url_for,
 )
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, TooManyRequests
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge, TooManyRequests
 
-from . import bidi, embed, headers, i18n
+from . import bidi, embed, headers, i18n, metrics
 from .db import brief_error
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
+from .outbox import EXIT_KINDS
 from .pages import SLOTS
 from .ratelimit import client_address
 from .reference import for_report
 from .report import DESCRIPTION_MAX, EMAIL_MAX, MAX_ADDRESSES
-from .submission import Accepted, Limited, Refusal, Refused, Replayed
+from .submission import Accepted, Limited, Refusal, Refused, Replayed, Result
 
 if t.TYPE_CHECKING:
     from .extension import WidgetState
@@ -170,6 +171,8 @@ def form() -> tuple[bytes, int]:
         step = "scope"
     st = state()
     lang = g.iwf_lang
+    if step in EXIT_KINDS:  # without JavaScript, a choice on the scope step is this page
+        _count_exit(step, js=False)
     # A new form differs from the last only in its token and challenge: the rest is
     # rendered once (pages.py). The page may depend on nothing of the request outside this key.
     page = st.pages.get(
@@ -178,6 +181,29 @@ def form() -> tuple[bytes, int]:
     )
     token = st.signer.issue(lang)
     return page.fill(token=token, work=st.work.challenge(token)), 200
+
+
+@blueprint.post("/exit")
+def count_exit() -> Response:
+    """The form's own page (with JavaScript) says someone left the scope step for other help.
+
+    Counted per day and kind; from another site's page, nothing is counted.
+    """
+    kind = request.form.get("kind", "")
+    if kind in EXIT_KINDS and _same_origin_request(state().settings.trusted_proxies):
+        _count_exit(kind, js=True)
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _count_exit(kind: str, js: bool) -> None:
+    try:
+        state().outbox.count_exit(kind, js)
+    except Exception as error:  # noqa: BLE001  a statistic: the page is shown all the same
+        state().throttled.log(
+            logging.WARNING, ("count", type(error).__name__), "counting failed: %s", brief_error(error)
+        )
 
 
 @blueprint.post("/form")
@@ -191,6 +217,7 @@ def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
         client_address(request.environ, request.remote_addr, settings.trusted_proxies),
         _same_origin_request(settings.trusted_proxies),
     )
+    _count(result)
     if isinstance(result, Accepted):
         return _thanks(result.report_id, again=False)
     if isinstance(result, Replayed):
@@ -209,6 +236,27 @@ def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
         return body, status, {"Retry-After": str(max(1, math.ceil(result.retry_after)))}
     title, message = _unsaved_notice()
     return _render_form(result.form, 503, step="report", notice=(title, message), token=result.token)
+
+
+#: The metrics' reason for each refusal (see metrics.REFUSAL_REASONS).
+_REFUSAL_REASONS = {
+    Refusal.CROSS_SITE: "origin",
+    Refusal.TOKEN_INVALID: "token",
+    Refusal.TOKEN_EXPIRED: "token",
+    Refusal.TOO_FAST: "token",
+    Refusal.ALREADY_REFUSED: "token",
+    Refusal.HONEYPOT: "honeypot",
+    Refusal.INVALID_ANSWERS: "validation",
+}
+
+
+def _count(result: Result) -> None:
+    if isinstance(result, Accepted):
+        metrics.accepted.inc()
+    elif isinstance(result, Refused):
+        metrics.refused.labels(_REFUSAL_REASONS[result.reason]).inc()
+    elif isinstance(result, Limited):
+        metrics.refused.labels("proof_of_work" if result.unproven else "limit").inc()
 
 
 def _thanks(report_id: str, again: bool) -> tuple[bytes, int]:
@@ -385,6 +433,23 @@ def healthz() -> Response:
         status = 503 if degraded else 200
     response = jsonify(body)
     response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.get("/metrics")
+def metrics_text() -> Response:
+    """Prometheus text, only with the bearer token of ``IWF_WIDGET_METRICS_TOKEN`` (404 without it set)."""
+    st = state()
+    token = st.settings.metrics_token
+    if token is None:
+        raise NotFound()
+    if not metrics.authorized(request.headers.get("Authorization"), token):
+        response = Response("a bearer token is needed\n", 401, mimetype="text/plain")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    body, content_type = metrics.exposition(metrics.OutboxCollector(st.outbox.stats))
+    response = Response(body, 200, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -7,6 +7,7 @@
   "use strict";
   var doc = document, root = doc.documentElement, body = doc.body;
   var exitUrl = body.getAttribute("data-iwf-exit-url");
+  var countUrl = body.getAttribute("data-iwf-count");
   // The partner origins allowed to embed this form (the server's IWF_WIDGET_ALLOWED_ORIGINS).
   var origins = (body.getAttribute("data-iwf-origins") || "").split(/\s+/).filter(Boolean).map(function (o) {
     try { return new URL(o).origin; } catch (e) { return ""; }
@@ -102,6 +103,10 @@
     }
     var heading = doc.querySelector('[data-iwf-step="' + step + '"] h1');
     if (heading) heading.focus();
+    // The day's count of people sent to other help of this kind; nothing else is sent.
+    if (countUrl && /^(danger|self|adult|other)$/.test(step) && navigator.sendBeacon) {
+      navigator.sendBeacon(countUrl, new URLSearchParams({ kind: step }));
+    }
   }
 
   doc.addEventListener("click", function (ev) {

@@ -30,9 +30,9 @@ from limits.strategies import MovingWindowRateLimiter
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
-from .. import protocol
+from .. import i18n, metrics, protocol
 from ..headers import relative_location
 from ..lograte import EveryMinute
 from ..sealing import Opener, SealError
@@ -134,8 +134,10 @@ class Intake:
                 report, moved = self._check(item, signed.partner, received)
             except SealError:
                 reason = "the sealed report does not open with the intake's key"
+                metrics.intake_rejected.labels("seal").inc()
             except (validate.Rejected, bounds.TooLarge) as e:
                 reason = str(e)
+                metrics.intake_rejected.labels("invalid").inc()
             except Exception as e:  # noqa: BLE001 (anything a hostile report provokes is its own rejection)
                 self.throttled.log(
                     logging.WARNING,
@@ -145,6 +147,7 @@ class Intake:
                     _where(e),
                 )
                 reason = f"the sealed report could not be read ({type(e).__name__})"
+                metrics.intake_rejected.labels("unreadable").inc()
             else:
                 good.append(report)
                 if moved:
@@ -155,6 +158,9 @@ class Intake:
         self.charge(signed.partner, sum(r.status == protocol.ACCEPTED for r in stored.values()))
         results = [refused.get(item.id) or stored[item.id] for item in batch.reports]
         counts = Counter(r.status for r in results)
+        metrics.intake_batches.labels(signed.partner).inc()
+        metrics.intake_stored.labels(signed.partner).inc(counts[protocol.ACCEPTED])
+        metrics.intake_duplicates.labels(signed.partner).inc(counts[protocol.DUPLICATE])
         log.info("batch from %s: %s", signed.partner, dict(counts))
         if adjusted:
             self.throttled.log(
@@ -215,6 +221,7 @@ class Intake:
                     partner,
                     _where(error),
                 )
+                metrics.intake_rejected.labels("unstorable").inc()
                 stored[report_id] = protocol.Result(
                     report_id, protocol.REJECTED, f"the intake could not store this report ({type(error).__name__})"
                 )
@@ -289,6 +296,39 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
             return _json(503, {"status": "degraded", "reason": degraded, "protocol": [protocol.VERSION]})
         return _json(200, {"status": "ok", "protocol": [protocol.VERSION]})
 
+    @app.get("/metrics")
+    def metrics_text() -> Response:
+        """Prometheus text, only with the bearer token of ``IWF_INTAKE_METRICS_TOKEN`` (404 without it set)."""
+        token = settings.metrics_token
+        if token is None:
+            raise NotFound()
+        if not metrics.authorized(request.headers.get("Authorization"), token):
+            response = Response("a bearer token is needed\n", 401, mimetype="text/plain")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+        body, content_type = metrics.exposition()
+        return Response(body, 200, content_type=content_type)
+
+    @app.get("/dashboard")
+    def dashboard() -> Response:
+        """The hotline's statistics page, only with the bearer token of ``IWF_INTAKE_DASHBOARD_TOKEN``."""
+        from .. import charts
+        from ..stats import empty_text, intake_charts
+
+        token = settings.dashboard_token
+        if token is None:
+            raise NotFound()
+        if not metrics.authorized(request.headers.get("Authorization"), token):
+            response = Response("a bearer token is needed\n", 401, mimetype="text/plain")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="dashboard"'
+            return response
+        lang = i18n.match(request.args.get("lang"), i18n.available()) or "en"
+        title, intro, figures = intake_charts(intake.store.figures(), lang)
+        response = Response(charts.page(title, lang, figures, intro, empty_text(lang)), 200, mimetype="text/html")
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
     @app.post(protocol.PATH)
     def reports() -> Response:
         if not intake.slots.acquire(blocking=False):
@@ -353,6 +393,7 @@ def _reports(intake: Intake) -> Response:
     replayed = intake.replays.get(signed.signature)
     if replayed is not None:  # the same request again: the same answer, for nothing
         answer, headers = replayed
+        metrics.intake_replays.labels(signed.partner).inc()
         response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
         response.headers.update(headers)
         return response
@@ -410,6 +451,7 @@ def _refuse(
     intake: Intake, status: int, message: str, cause: str, retry_after: int | None = None, skew: float | None = None
 ) -> Response:
     """A refusal of a batch, signed for the partner it names, and logged once a minute per cause."""
+    metrics.intake_refused.labels(cause if cause in CAUSES else "other").inc()
     extra: dict[str, t.Any] = {"cause": "clock"} if cause == "clock" else {}
     body = protocol.error_body(message, status, **extra)
     response = Response(body, status, content_type="application/json")

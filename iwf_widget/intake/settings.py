@@ -43,6 +43,9 @@ class IntakeSettings:
     previous_private_keys: tuple[bytes, ...] = ()
     #: Reports one partner may deliver, in the ``limits`` notation; None for no limit.
     partner_rate_limit: str | None = DEFAULT_PARTNER_RATE_LIMIT
+    #: Bearer tokens for ``/metrics`` and ``/dashboard``; None leaves the route unserved (404).
+    metrics_token: str | None = None
+    dashboard_token: str | None = None
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any]) -> IntakeSettings:
@@ -58,6 +61,8 @@ class IntakeSettings:
             max_inflight=r.integer("MAX_INFLIGHT", 8, 1, 1024),
             max_inflight_per_partner=r.integer("MAX_INFLIGHT_PER_PARTNER", 4, 1, 1024),
             partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
+            metrics_token=r.str("METRICS_TOKEN", default="").strip() or None,
+            dashboard_token=r.str("DASHBOARD_TOKEN", default="").strip() or None,
         )
 
 

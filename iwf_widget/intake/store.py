@@ -105,6 +105,16 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar() or 0)
 
+    def figures(self) -> t.Iterator[tuple[str, str, int, int]]:
+        """(partner, locale, created, received) of every stored report, for the statistics."""
+        c = reports.c
+        with self.reads.connect() as conn:
+            result = conn.execution_options(yield_per=5000).execute(
+                sa.select(c.partner, c.locale, c.created, c.received)
+            )
+            for row in result:
+                yield (row[0], row[1], int(row[2]), int(row[3]))
+
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
