@@ -131,7 +131,8 @@ def test_upgrading_an_outbox_from_0001_keeps_its_queued_reports_and_rounds_its_t
     engine.dispose()
 
     upgraded = Outbox(url)
-    assert upgraded.migrated == ["outbox: upgraded 0001 -> 0002 (0002)"]
+    (line,) = upgraded.migrated
+    assert line.startswith(f"outbox: upgraded 0001 -> {migrations.head(migrations.OUTBOX)} (0002, ")
     with upgraded.engine.connect() as conn:
         kept = {r.id: r for r in conn.execute(sa.select(outbox_reports))}
         expires = conn.execute(sa.select(spent_tokens.c.expires)).scalars().all()
