@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import math
+import mimetypes
+import os
 import typing as t
 
 from flask import (
@@ -14,12 +18,12 @@ from flask import (
     jsonify,
     render_template,
     request,
-    send_from_directory,
     url_for,
 )
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge, TooManyRequests
+from werkzeug.security import safe_join
 
-from . import bidi, embed, headers, i18n, metrics
+from . import bidi, compression, embed, headers, i18n, metrics
 from .db import brief_error
 from .forms import ReportForm, error_fields
 from .i18n import gettext, ngettext
@@ -98,7 +102,9 @@ def _secure(response: Response) -> Response:
         frame_ancestors=st.settings.allowed_origins,
         cross_origin_resource=request.endpoint in SNIPPET_ENDPOINTS,
         hsts=request.is_secure,
+        style_hashes=(st.inline_style.hash,),
     )
+    compression.compress(request, response)
     headers.keep(request.environ, response)  # restored after the host's own hooks (WidgetHeaders)
     return response
 
@@ -119,6 +125,7 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
         dir=i18n.direction(lang),
         settings=st.settings,
         asset=_asset_url,
+        inline_style=st.inline_style.css,
         languages=[(code, i18n.display_name(code)) for code in st.settings.locales],
         origins=" ".join(st.settings.allowed_origins),
         theme=url_for("iwf_widget.theme_css", accent=g.iwf_accent) if g.get("iwf_accent") else None,
@@ -406,8 +413,30 @@ def _cacheable(response: Response, max_age: int) -> Response:
 
 @blueprint.get("/static/<path:filename>")
 def static(filename: str) -> Response:
-    max_age = 31536000 if request.args.get("v") else 3600
-    return send_from_directory(state().static_dir, filename, max_age=max_age)
+    """The form's scripts and styles, from memory, so they can be gzipped like its pages."""
+    asset = _static_file(state().static_dir, filename)
+    if asset is None:
+        raise NotFound()
+    body, etag = asset
+    kind = STATIC_TYPES.get(os.path.splitext(filename)[1]) or mimetypes.guess_type(filename)[0]
+    response = Response(body, mimetype=kind or "application/octet-stream")
+    response.set_etag(etag)
+    return _cacheable(response, 31536000 if request.args.get("v") else 3600).make_conditional(request)
+
+
+#: Fixed here: the platform's MIME table may still say application/javascript.
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+@functools.cache
+def _static_file(folder: str, filename: str) -> tuple[bytes, str] | None:
+    """A file of the widget's own static folder (a few small files, read once), and its ETag."""
+    path = safe_join(folder, filename)
+    if path is None or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        body = f.read()
+    return body, hashlib.sha256(body).hexdigest()[:16]
 
 
 @blueprint.get("/healthz")

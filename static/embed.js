@@ -179,8 +179,22 @@
       blocked = blocked || no;
       if (!--count) build(e, o, button, lang, blocked);
     }
-    if (button) need("dialog", "/embed-dialog.js?v=" + encodeURIComponent(CONFIG.i), ready);
-    need(lang, "/embed-labels.js?lang=" + lang, ready);
+    var labels = "/embed-labels.js?lang=" + lang, f, first;
+    if (button) {
+      need("dialog", "/embed-dialog.js?v=" + encodeURIComponent(CONFIG.i), ready);
+      need(lang, labels, ready);
+      return e;
+    }
+    // Inline, the frame does not wait for its language's labels (a round trip on a slow
+    // phone): it starts with the default's title, which the labels, or the form itself
+    // (iwf:page), then replace. Only a page whose Trusted Types refuse the policy, which
+    // need() says at once, gets the plain link instead.
+    need(lang, labels, function (no) {
+      if (!f) f = build(e, o, false, lang, no) || 1;
+      else if (f.title === first && CONFIG.s[lang]) f.title = CONFIG.s[lang][0];
+    });
+    if (!f) f = build(e, o, false, lang, 0);
+    first = f.title;
     return e;
   }
 
@@ -203,7 +217,7 @@
     box.textContent = "";
     box.setAttribute("data-iwf-ready", "");
     if (button) dialog(box, url, text, lang, CONFIG.r.indexOf(lang) < 0 ? "ltr" : "rtl", colour, frame, el);
-    else box.appendChild(frame(url, text[0]));
+    else return box.appendChild(frame(url, text[0]));
   }
 
   function scan() {

@@ -146,7 +146,7 @@ def test_accent_reaches_the_form_as_a_stylesheet(client):
     assert re.search(r'href="[^"]*step=language[^"]*accent=6a1b9a"', page)
     languages = client.get("/report/form?lang=fr&step=language&accent=6a1b9a").get_data(as_text=True)
     assert re.search(r'href="[^"]*lang=ar[^"]*accent=6a1b9a[#"]', languages)  # the colour stays
-    assert "style=" not in page and "<style" not in page
+    assert "style=" not in page and page.count("<style") == 1  # the widget's own stylesheet, inlined
     css = client.get("/report/theme.css?accent=6a1b9a")
     assert css.status_code == 200 and css.mimetype == "text/css"
     assert css.get_data(as_text=True) == ":root{--iwf-accent:#6a1b9a;--iwf-accent-text:#fff}\n"
@@ -469,6 +469,22 @@ def test_accent_colours_the_button_and_the_form(context, sites):
     choice = frame.wait_for_selector(".iwf-choice")
     assert choice.evaluate("c => getComputedStyle(c).borderTopColor") == "rgb(106, 27, 154)"
     assert "accent=6a1b9a" in frame.url
+
+
+def test_the_inlined_stylesheet_applies_under_the_form_policy(context, sites):
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{sites.host}/fr-inline.html")
+    frame = page.wait_for_selector("iframe").content_frame()
+    exit_link = frame.wait_for_selector(".iwf-exit-link")
+    # The default accent and the exit button's colours come only from widget.css.
+    assert (
+        frame.wait_for_selector(".iwf-choice").evaluate("c => getComputedStyle(c).borderTopColor") == "rgb(11, 92, 173)"
+    )
+    assert exit_link.evaluate("a => getComputedStyle(a).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert frame.evaluate("document.styleSheets.length") == 1
+    assert refused == []
 
 
 def test_plain_link_is_upgraded_and_mount_works_later(context, sites):

@@ -70,6 +70,11 @@ def host(tmp_path, keypair) -> t.Callable[..., Flask]:
     return build
 
 
+def widget_policy(app: Flask) -> str:
+    """The form's policy: the partner's origin, and the hash of the stylesheet its pages inline."""
+    return headers.document_policy((ORIGIN,), (ReportWidget.state(app).inline_style.hash,))
+
+
 def check_widget_at_home(
     app: Flask, base_url: str = "http://localhost", prefix: str = "/report", **environ: t.Any
 ) -> None:
@@ -78,7 +83,7 @@ def check_widget_at_home(
     kw = {"base_url": base_url, "environ_base": {"REMOTE_ADDR": CLIENT, **environ}}
     page = client.get(f"{prefix}/form?lang=ar", **kw)
     assert page.status_code == 200
-    assert page.headers["Content-Security-Policy"] == headers.document_policy((ORIGIN,))
+    assert page.headers["Content-Security-Policy"] == widget_policy(app)
     assert "X-Frame-Options" not in page.headers
     assert page.headers["Referrer-Policy"] == "no-referrer"
     assert "Set-Cookie" not in page.headers
@@ -222,7 +227,7 @@ def test_error_pages_are_localized_when_a_host_hook_aborts_before_the_widget(hos
         assert page.status_code == status
         assert arabic("Your report has not been sent yet") in page.get_data(as_text=True)
         assert 'lang="ar" dir="rtl"' in page.get_data(as_text=True)
-        assert page.headers["Content-Security-Policy"] == headers.document_policy((ORIGIN,))
+        assert page.headers["Content-Security-Policy"] == widget_policy(app)
 
 
 # -- security headers ----------------------------------------------------------
@@ -358,7 +363,7 @@ def test_under_a_script_name_every_link_keeps_the_mount_point(host):
     check_widget_at_home(app, base_url="http://localhost/site")
     page = app.test_client().get("/report/form", base_url="http://localhost/site").get_data(as_text=True)
     assert 'action="/site/report/form' in page
-    assert 'href="/site/report/static/widget.css' in page
+    assert 'src="/site/report/static/form.js' in page
 
 
 @pytest.mark.parametrize("how", ["constructor", "init_app"])

@@ -67,11 +67,14 @@ def injected_markup(body: str) -> list[str]:
     parser = Elements()
     parser.feed(body)
     found = []
+    styles = 0
     for tag, attrs in parser.elements:
         if tag in ("script", "iframe", "object", "embed", "svg", "img", "style", "base", "frame"):
             own_script = tag == "script" and OWN_SCRIPT.fullmatch(attrs.get("src") or "")
             own_icon = tag == "svg" and attrs.get("class") == "iwf-icon" and set(attrs) == OWN_ICON
-            if not (own_script or own_icon):
+            styles += tag == "style"
+            own_style = tag == "style" and not attrs and styles == 1  # the widget's stylesheet, inlined
+            if not (own_script or own_icon or own_style):
                 found.append(tag)
         for name, value in attrs.items():
             if name.startswith("on"):

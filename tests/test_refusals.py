@@ -299,7 +299,7 @@ def assert_answers_kept(body: str) -> None:
     body = html.unescape(body)
     for value in KEPT.values():
         assert value in body
-    assert 'name="iwf_token"' in body and "iwf-reference" not in body
+    assert 'name="iwf_token"' in body and 'id="iwf-reference"' not in body
 
 
 def test_please_wait_shows_the_form_again_with_the_answers(make_app, tmp_path):
