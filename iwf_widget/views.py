@@ -421,7 +421,8 @@ def static(filename: str) -> Response:
     kind = STATIC_TYPES.get(os.path.splitext(filename)[1]) or mimetypes.guess_type(filename)[0]
     response = Response(body, mimetype=kind or "application/octet-stream")
     response.set_etag(etag)
-    return _cacheable(response, 31536000 if request.args.get("v") else 3600).make_conditional(request)
+    _cacheable(response, 31536000 if request.args.get("v") else 3600).make_conditional(request)
+    return response
 
 
 #: Fixed here: the platform's MIME table may still say application/javascript.
