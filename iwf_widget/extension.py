@@ -11,10 +11,11 @@ import threading
 import typing as t
 import weakref
 
+from babel.support import NullTranslations
 from flask import Flask, Response, current_app, request
 from markupsafe import Markup
 
-from . import headers, hosts
+from . import headers, hosts, partner_catalogs
 from .i18n import resource_dir
 from .lograte import EveryMinute
 from .outbox import Outbox
@@ -47,6 +48,7 @@ class WidgetState:
         self.asset_versions = _asset_versions(self.static_dir)
         self.inline_style = InlineStyle.read(os.path.join(self.static_dir, "widget.css"))
         self.pages = Pages()
+        self.catalogs = _partner_catalogs(settings)
         self.limiter = Limiter(
             settings.rate_limit,
             settings.partner_rate_limit,
@@ -98,6 +100,15 @@ class WidgetState:
         if forwarder is not None:
             forwarder.stop(timeout)
             logging.getLogger("iwf_widget").info("forwarder stopped; unsent reports wait in the outbox")
+
+
+def _partner_catalogs(settings: Settings) -> dict[str, NullTranslations]:
+    if not settings.translations_dir:
+        return {}
+    try:
+        return partner_catalogs.load(settings.translations_dir, settings.locales)
+    except partner_catalogs.CatalogError as e:
+        raise ConfigError("IWF_WIDGET_TRANSLATIONS_DIR", str(e)) from None
 
 
 class InlineStyle(t.NamedTuple):

@@ -69,6 +69,22 @@ class Settings:
     backoff_max: float = 60.0
     #: The bearer token for ``/report/metrics``; None leaves the route unserved (404).
     metrics_token: str | None = None
+    #: ``HELP_TEXT_<LANG>`` and ``EMERGENCY_NUMBER_<LANG>``: (language, value) pairs.
+    help_texts: tuple[tuple[str, str], ...] = ()
+    emergency_numbers: tuple[tuple[str, str], ...] = ()
+    #: A folder of partner catalogs searched before the shipped ones (partner_catalogs.py).
+    translations_dir: str | None = None
+
+    def help_for(self, lang: str) -> tuple[str, str]:
+        """The partner's help text for a page in ``lang``, and the language it is written in.
+
+        Without one for ``lang``, ``HELP_TEXT``, which is taken to be in the default language.
+        """
+        own = dict(self.help_texts).get(lang)
+        return (own, lang) if own else (self.help_text, self.default_locale)
+
+    def emergency_number_for(self, lang: str) -> str:
+        return dict(self.emergency_numbers).get(lang) or self.emergency_number
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> Settings:
@@ -102,6 +118,13 @@ class Settings:
                 raise ConfigError(PREFIX + "ALLOWED_ORIGINS", f"{o!r} is not an origin like https://partner.example")
         rate_limit = r.rate("RATE_LIMIT", DEFAULT_RATE_LIMIT)
         outbox = outbox_url(config, instance_path)
+        per_language = {
+            key: tuple((code, value) for code in locales if (value := r.str(f"{key}_{language_key(code)}", default="")))
+            for key in ("HELP_TEXT", "EMERGENCY_NUMBER")
+        }
+        translations_dir = r.str("TRANSLATIONS_DIR", default="") or None
+        if translations_dir and not os.path.isdir(translations_dir):
+            raise ConfigError(PREFIX + "TRANSLATIONS_DIR", f"{translations_dir!r} is not a folder")
         return cls(
             partner_id=partner_id,
             intake_url=r.url("INTAKE_URL").rstrip("/"),
@@ -132,7 +155,15 @@ class Settings:
             backoff_base=r.number("BACKOFF_BASE", default=1.0, low=0.01, high=3600),
             backoff_max=r.number("BACKOFF_MAX", default=60.0, low=0.05, high=86400),
             metrics_token=r.str("METRICS_TOKEN", default="").strip() or None,
+            help_texts=per_language["HELP_TEXT"],
+            emergency_numbers=per_language["EMERGENCY_NUMBER"],
+            translations_dir=translations_dir,
         )
+
+
+def language_key(code: str) -> str:
+    """How a language appears in a setting's name: ``HELP_TEXT_AR``, ``HELP_TEXT_PT_BR``."""
+    return code.upper().replace("-", "_")
 
 
 def outbox_url(config: t.Mapping[str, t.Any], instance_path: str) -> str:
@@ -285,55 +316,59 @@ _REQUIRED = object()
 
 #: Every key this package reads, so a misspelt one can be named with its likely meaning.
 #: Keys read through :class:`Reader` are added as they are read (:data:`READ_KEYS`).
-KNOWN_KEYS = frozenset(
-    PREFIX + k
-    for k in [
-        "PARTNER_ID",
-        "INTAKE_URL",
-        "SIGNING_KEY",
-        "INTAKE_PUBLIC_KEY",
-        "OUTBOX_URL",
-        "ALLOWED_ORIGINS",
-        "LOCALES",
-        "DEFAULT_LOCALE",
-        "EXIT_URL",
-        "MIN_FILL_SECONDS",
-        "RATE_LIMIT",
-        "TOKEN_MAX_AGE",
-        "EMERGENCY_NUMBER",
-        "HELP_TEXT",
-        "PARTNER_RATE_LIMIT",
-        "TRUSTED_PROXIES",
-        "IPV6_PREFIX",
-        "WORK_DIFFICULTY",
-        "REDIS_URL",
-        "REDIS_PERSISTENCE_OK",
-        "FORWARDER",
-        "FORWARD_INTERVAL",
-        "BATCH_SIZE",
-        "FORWARD_TIMEOUT",
-        "BACKOFF_BASE",
-        "BACKOFF_MAX",
-        "INSTANCE",
-        "TRANSLATIONS_DIR",
-        "STATUS_DAYS",
-        "METRICS_TOKEN",
-        "PARTNERS_FILE",
-    ]
-) | frozenset(
-    "IWF_INTAKE_" + k
-    for k in [
-        "DB_URL",
-        "PRIVATE_KEY",
-        "PARTNERS",
-        "MAX_BODY",
-        "MAX_REPORTS",
-        "MAX_INFLIGHT",
-        "MAX_INFLIGHT_PER_PARTNER",
-        "PARTNER_RATE_LIMIT",
-        "METRICS_TOKEN",
-        "DASHBOARD_TOKEN",
-    ]
+KNOWN_KEYS = (
+    frozenset(
+        PREFIX + k
+        for k in [
+            "PARTNER_ID",
+            "INTAKE_URL",
+            "SIGNING_KEY",
+            "INTAKE_PUBLIC_KEY",
+            "OUTBOX_URL",
+            "ALLOWED_ORIGINS",
+            "LOCALES",
+            "DEFAULT_LOCALE",
+            "EXIT_URL",
+            "MIN_FILL_SECONDS",
+            "RATE_LIMIT",
+            "TOKEN_MAX_AGE",
+            "EMERGENCY_NUMBER",
+            "HELP_TEXT",
+            "PARTNER_RATE_LIMIT",
+            "TRUSTED_PROXIES",
+            "IPV6_PREFIX",
+            "WORK_DIFFICULTY",
+            "REDIS_URL",
+            "REDIS_PERSISTENCE_OK",
+            "FORWARDER",
+            "FORWARD_INTERVAL",
+            "BATCH_SIZE",
+            "FORWARD_TIMEOUT",
+            "BACKOFF_BASE",
+            "BACKOFF_MAX",
+            "INSTANCE",
+            "TRANSLATIONS_DIR",
+            "STATUS_DAYS",
+            "METRICS_TOKEN",
+            "PARTNERS_FILE",
+        ]
+    )
+    | frozenset(
+        "IWF_INTAKE_" + k
+        for k in [
+            "DB_URL",
+            "PRIVATE_KEY",
+            "PARTNERS",
+            "MAX_BODY",
+            "MAX_REPORTS",
+            "MAX_INFLIGHT",
+            "MAX_INFLIGHT_PER_PARTNER",
+            "PARTNER_RATE_LIMIT",
+            "METRICS_TOKEN",
+            "DASHBOARD_TOKEN",
+        ]
+    )
+    | frozenset(f"{PREFIX}{key}_{language_key(code)}" for key in ("HELP_TEXT", "EMERGENCY_NUMBER") for code in LOCALES)
 )
 READ_KEYS: set[str] = set()
 _WARNED: set[str] = set()

@@ -79,7 +79,7 @@ def language() -> str:
             settings.locales,
             settings.default_locale,
         )
-        g.iwf_translations = i18n.translations(lang)
+        g.iwf_translations = state().catalogs.get(lang) or i18n.translations(lang)
     return lang
 
 

@@ -173,3 +173,12 @@ def test_forward_needs_no_intake_public_key(tmp_path, keypair):
     done = cli(env, "forward", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("sent 0")
+
+
+def test_a_partner_catalog_that_would_fail_on_a_page_stops_serve_in_one_line(tmp_path, keypair):
+    po = tmp_path / "wording" / "fr" / "LC_MESSAGES" / "iwf_widget.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid "Call the police now on %(number)s."\nmsgstr "Appelez le %(numéro)s."\n', "utf-8")
+    env = widget_env(tmp_path, keypair, IWF_WIDGET_TRANSLATIONS_DIR=str(tmp_path / "wording"))
+    line = one_line_failure(cli(env, "serve", "--port", "9", cwd=tmp_path), "IWF_WIDGET_TRANSLATIONS_DIR", str(po))
+    assert "is not in the English string" in line or "cannot be filled in" in line
