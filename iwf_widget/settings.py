@@ -75,13 +75,13 @@ class Settings:
     #: A folder of partner catalogs searched before the shipped ones (partner_catalogs.py).
     translations_dir: str | None = None
 
-    def help_for(self, lang: str) -> tuple[str, str]:
-        """The partner's help text for a page in ``lang``, and the language it is written in.
+    def help_for(self, lang: str) -> str:
+        """The partner's help text for a page in ``lang``: its own, else ``HELP_TEXT``.
 
-        Without one for ``lang``, ``HELP_TEXT``, which is taken to be in the default language.
+        ``HELP_TEXT`` is in whatever language the partner wrote it in, so it gets no
+        ``lang`` of its own; ``dir="auto"`` gives it the direction of its first words.
         """
-        own = dict(self.help_texts).get(lang)
-        return (own, lang) if own else (self.help_text, self.default_locale)
+        return dict(self.help_texts).get(lang) or self.help_text
 
     def emergency_number_for(self, lang: str) -> str:
         return dict(self.emergency_numbers).get(lang) or self.emergency_number
