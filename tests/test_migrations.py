@@ -21,6 +21,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from support.procs import ROOT, System, wait_until
 from support.servers import database, postgres  # noqa: F401  (fixtures)
+from support.venvs import clean_venv
 
 from iwf_widget import migrations
 from iwf_widget import outbox as outbox_module
@@ -164,8 +165,7 @@ def previous_release() -> t.Iterator[str]:
     if archive.returncode:
         pytest.skip(f"the previous release is not in this checkout's history: {archive.stderr.decode()[:200]}")
     subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True, timeout=60)
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
-    python = str(venv / "bin" / "python")
+    python = clean_venv(venv)
     wheels = folder / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
