@@ -98,10 +98,13 @@ def one_sample(browser: t.Any, page_url: str) -> float:
         context.close()
 
 
-def measure(widget: str, folder: str, port: int, samples: int = 3, lang: str = "fr") -> dict[str, t.Any]:
+def measure(
+    widget: str, folder: str, port: int, samples: int = 3, lang: str = "fr", warm: bool = True
+) -> dict[str, t.Any]:
     """The median over ``samples`` of the time to the first step, and each sample.
 
     ``widget`` is the widget's origin; it must allow ``http://127.0.0.1:port`` to frame it.
+    ``warm``: load the page once first, untimed, so no sample pays for a server's first render.
     """
     from playwright.sync_api import sync_playwright
 
@@ -112,7 +115,8 @@ def measure(widget: str, folder: str, port: int, samples: int = 3, lang: str = "
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             try:
-                one_sample(browser, f"http://127.0.0.1:{port}/partner.html")  # warm the servers, not the browser
+                if warm:
+                    one_sample(browser, f"http://127.0.0.1:{port}/partner.html")  # warm the servers, not the browser
                 times = [one_sample(browser, f"http://127.0.0.1:{port}/partner.html") for _ in range(samples)]
             finally:
                 browser.close()
