@@ -28,6 +28,8 @@ import re
 import typing as t
 from pathlib import Path
 
+from babel.support import NullTranslations
+
 from . import i18n
 
 CONFIG_SLOT = re.compile(r"/\*@config\*/.*?/\*@\*/", re.S)
@@ -50,9 +52,10 @@ class Snippet(t.NamedTuple):
         return "sha256-" + base64.b64encode(hashlib.sha256(self.body).digest()).decode("ascii")
 
 
-def labels(locale: str) -> list[str]:
-    """[the button's label and the iframe's title, the dialog's close button] in ``locale``."""
-    catalog = i18n.translations(locale)
+def labels(locale: str, catalog: NullTranslations | None = None) -> list[str]:
+    """[the button's label and the iframe's title, the dialog's close button] in ``locale``,
+    from ``catalog`` (a partner's, see partner_catalogs.py) or the shipped one."""
+    catalog = catalog or i18n.translations(locale)
     return [
         catalog.gettext("Report child sexual abuse images"),
         # TRANSLATORS: The button that closes the dialog the form opens in, on the partner's page.
@@ -60,7 +63,9 @@ def labels(locale: str) -> list[str]:
     ]
 
 
-def config(locales: t.Sequence[str], default: str, dialog_integrity: str = "") -> dict[str, t.Any]:
+def config(
+    locales: t.Sequence[str], default: str, dialog_integrity: str = "", default_labels: t.Sequence[str] | None = None
+) -> dict[str, t.Any]:
     """Only the default language's labels travel with the snippet; others load on demand.
 
     Labels in 17 scripts would double the snippet's size, while a page almost always
@@ -71,15 +76,15 @@ def config(locales: t.Sequence[str], default: str, dialog_integrity: str = "") -
         "d": default,
         "o": list(locales),
         "r": [code for code in locales if code in i18n.RTL],
-        "s": {default: labels(default)},
+        "s": {default: list(default_labels) if default_labels else labels(default)},
         "i": dialog_integrity,
     }
 
 
-@functools.cache
-def labels_script(locale: str) -> str:
-    """The labels of one more language, for ``/embed-labels.js?lang=``."""
-    data = json.dumps(labels(locale), ensure_ascii=False, separators=(",", ":"))
+@functools.lru_cache(maxsize=64)
+def labels_script(locale: str, these: tuple[str, ...] | None = None) -> str:
+    """The labels of one more language, for ``/embed-labels.js?lang=``: ``these``, or the shipped ones."""
+    data = json.dumps(list(these) if these else labels(locale), ensure_ascii=False, separators=(",", ":"))
     return f"IWFReport.l({json.dumps(locale)},{data});\n"
 
 
@@ -113,9 +118,11 @@ def dialog(static_dir: str | Path) -> Snippet | None:
 
 
 @functools.lru_cache(maxsize=16)
-def _render(path: str, mtime: float, locales: tuple[str, ...], default: str, integrity: str) -> Snippet:
+def _render(
+    path: str, mtime: float, locales: tuple[str, ...], default: str, integrity: str, default_labels: tuple[str, ...]
+) -> Snippet:
     source = Path(path).read_text("utf-8")
-    data = json.dumps(config(locales, default, integrity), ensure_ascii=False, separators=(",", ":"))
+    data = json.dumps(config(locales, default, integrity, default_labels), ensure_ascii=False, separators=(",", ":"))
     if path.endswith(MINIFIED):
         body, found = source.replace(MIN_SLOT, data, 1), source.count(MIN_SLOT)
     else:
@@ -126,7 +133,9 @@ def _render(path: str, mtime: float, locales: tuple[str, ...], default: str, int
     return Snippet(encoded, hashlib.sha256(encoded).hexdigest()[:20])
 
 
-def render(static_dir: str | Path, locales: t.Sequence[str], default: str) -> Snippet:
+def render(
+    static_dir: str | Path, locales: t.Sequence[str], default: str, catalog: NullTranslations | None = None
+) -> Snippet:
     """The snippet for these languages, built once per process (again if the file changes).
 
     The minified file when it is there (it is in the package), else the readable source
@@ -136,7 +145,8 @@ def render(static_dir: str | Path, locales: t.Sequence[str], default: str) -> Sn
     if path is None:
         raise FileNotFoundError(Path(static_dir) / SOURCE)
     button = dialog(static_dir)
-    return _render(str(path), path.stat().st_mtime, tuple(locales), default, button.integrity if button else "")
+    integrity = button.integrity if button else ""
+    return _render(str(path), path.stat().st_mtime, tuple(locales), default, integrity, tuple(labels(default, catalog)))
 
 
 def accent(value: str | None) -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import math
@@ -360,8 +359,9 @@ def _same_origin_request(trusted_proxies: int) -> bool:
 
 @blueprint.get("/embed.js")
 def embed_js() -> Response:
-    settings = state().settings
-    snippet = embed.render(state().static_dir, settings.locales, settings.default_locale)
+    st = state()
+    default = st.settings.default_locale
+    snippet = embed.render(st.static_dir, st.settings.locales, default, st.catalogs.get(default))
     response = Response(snippet.body, mimetype="text/javascript")
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.cache_control.public = True
@@ -377,7 +377,9 @@ def embed_labels() -> Response:
     lang = i18n.match(request.args.get("lang"), settings.locales)
     if lang is None:
         return Response("/* not an offered language */\n", 404, mimetype="text/javascript")
-    response = Response(embed.labels_script(lang), mimetype="text/javascript")
+    own = state().catalogs.get(lang)
+    these = tuple(embed.labels(lang, own)) if own else None
+    response = Response(embed.labels_script(lang, these), mimetype="text/javascript")
     response.headers["Access-Control-Allow-Origin"] = "*"  # loaded in CORS mode, like the dialog's code
     return _cacheable(response, 3600)
 
@@ -414,7 +416,7 @@ def _cacheable(response: Response, max_age: int) -> Response:
 @blueprint.get("/static/<path:filename>")
 def static(filename: str) -> Response:
     """The form's scripts and styles, from memory, so they can be gzipped like its pages."""
-    asset = _static_file(state().static_dir, filename)
+    asset = _static_file(str(state().static_dir), filename)
     if asset is None:
         raise NotFound()
     body, etag = asset
@@ -429,15 +431,22 @@ def static(filename: str) -> Response:
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
-@functools.cache
+#: The static folder's files, read on first request: bounded by the folder, not by the
+#: requests, since a name that is not there is never kept.
+_static_files: dict[tuple[str, str], tuple[bytes, str]] = {}
+
+
 def _static_file(folder: str, filename: str) -> tuple[bytes, str] | None:
     """A file of the widget's own static folder (a few small files, read once), and its ETag."""
-    path = safe_join(folder, filename)
-    if path is None or not os.path.isfile(path):
-        return None
-    with open(path, "rb") as f:
-        body = f.read()
-    return body, hashlib.sha256(body).hexdigest()[:16]
+    found = _static_files.get((folder, filename))
+    if found is None:
+        path = safe_join(folder, filename)
+        if path is None or not os.path.isfile(path):
+            return None
+        with open(path, "rb") as f:
+            body = f.read()
+        found = _static_files[folder, filename] = (body, hashlib.sha256(body).hexdigest()[:16])
+    return found
 
 
 @blueprint.get("/healthz")

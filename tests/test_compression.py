@@ -79,3 +79,13 @@ def test_static_files_come_only_from_the_widget_folder(client):
     first = client.get("/report/static/form.js?v=1")
     assert first.cache_control.max_age == 31536000
     assert client.get("/report/static/form.js?v=1", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
+
+
+def test_asking_for_files_that_are_not_there_keeps_nothing_in_memory(client):
+    from iwf_widget import views
+
+    client.get("/report/static/form.js")
+    before = len(views._static_files)
+    for n in range(200):
+        assert client.get(f"/report/static/missing-{n}.js").status_code == 404
+    assert len(views._static_files) == before

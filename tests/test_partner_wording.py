@@ -179,3 +179,21 @@ def test_per_language_keys_are_settings_and_a_misspelt_one_is_named(make_app):
     assert unknown_keys(["IWF_WIDGET_HELP_TEXT_AR", "IWF_WIDGET_EMERGENCY_NUMBER_FR"]) == []
     (warning,) = unknown_keys(["IWF_WIDGET_HELP_TEXTE_AR"])
     assert "did you mean IWF_WIDGET_HELP_TEXT_AR?" in warning
+
+
+def test_the_snippet_labels_take_the_partner_wording(make_app, tmp_path):
+    folder = tmp_path / "wording"
+    partner_catalog(folder, "fr", {TITLE: FRENCH_TITLE})
+    partner_catalog(folder, "ar", {TITLE: ARABIC_TITLE})
+    client = make_app(IWF_WIDGET_TRANSLATIONS_DIR=str(folder), IWF_WIDGET_DEFAULT_LOCALE="fr").test_client()
+    snippet = client.get("/report/embed.js").get_data(as_text=True)
+    assert FRENCH_TITLE in snippet and i18n.translations("fr").gettext(TITLE) not in snippet
+    arabic = client.get("/report/embed-labels.js?lang=ar").get_data(as_text=True)
+    assert ARABIC_TITLE in arabic
+    spanish = client.get("/report/embed-labels.js?lang=es").get_data(as_text=True)
+    assert i18n.translations("es").gettext(TITLE) in spanish
+    # Another app in the same process keeps the shipped labels.
+    plain = make_app(IWF_WIDGET_DEFAULT_LOCALE="fr").test_client().get("/report/embed.js").get_data(as_text=True)
+    assert FRENCH_TITLE not in plain
+    other = make_app().test_client().get("/report/embed-labels.js?lang=ar").get_data(as_text=True)
+    assert ARABIC_TITLE not in other
