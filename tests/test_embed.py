@@ -471,6 +471,23 @@ def test_accent_colours_the_button_and_the_form(context, sites):
     assert "accent=6a1b9a" in frame.url
 
 
+def test_an_inline_frame_does_not_wait_for_its_language_labels(context, sites):
+    """On a slow phone the labels are one more round trip: the form loads meanwhile."""
+    page = context.new_page()
+    held = []
+    page.route("**/embed-labels.js*", lambda route: held.append(route))  # answered only at the end
+    page.goto(f"{sites.host}/fr-inline.html", wait_until="commit")  # "load" would wait for the labels
+    frame = page.wait_for_selector("iframe.iwf-report-frame", timeout=10_000).content_frame()
+    frame.wait_for_selector("[data-iwf-scope]", timeout=10_000)
+    assert held and "lang=fr" in held[0].request.url
+    french = embed.labels("fr")[0]
+    page.wait_for_function("t => document.querySelector('iframe').title === t", arg=french)  # from the form
+    held[0].continue_()
+    page.wait_for_function("() => window.IWFReport && document.querySelector('iframe')")
+    page.wait_for_timeout(200)
+    assert page.get_attribute("iframe.iwf-report-frame", "title") == french
+
+
 def test_the_inlined_stylesheet_applies_under_the_form_policy(context, sites):
     page = context.new_page()
     refused = []
