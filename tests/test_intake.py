@@ -350,6 +350,7 @@ def test_no_sealed_report_can_turn_its_batch_into_a_5xx(intake, stored, keypair)
     assert {r["id"] for r in intake.export()} == before | {rid(40)}
 
 
+@pytest.mark.slow  # waits on real locks, workers or a large body: not in --fast
 def test_a_batch_of_millions_of_tiny_values_is_refused_before_it_is_parsed(intake, stored):
     before = intake.export()
     for body in (

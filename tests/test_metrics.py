@@ -144,6 +144,7 @@ def test_metrics_are_not_served_without_a_token_set(client, tmp_path, keypair):
     shutil.which("gunicorn") is None and not Path(sys.executable).with_name("gunicorn").exists(),
     reason="gunicorn is not installed",
 )
+@pytest.mark.slow  # waits on real locks, workers or a large body: not in --fast
 def test_counters_add_up_across_gunicorn_workers(tmp_path, keypair):
     """Two workers, each restarted every few requests: a scrape by any worker counts every report."""
     prom = tmp_path / "prom"

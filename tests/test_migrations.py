@@ -93,6 +93,7 @@ def test_a_database_from_before_versioning_is_stamped_at_baseline_then_upgraded(
     assert _version(url, migrations.OUTBOX) == migrations.head(migrations.OUTBOX)
 
 
+@pytest.mark.slow  # waits on real locks, workers or a large body: not in --fast
 def test_migrate_command_says_what_it_did(tmp_path):
     env = {
         **os.environ,

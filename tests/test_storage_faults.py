@@ -225,6 +225,7 @@ def test_health_and_the_outbox_command_answer_while_another_process_holds_the_wr
         assert lock.holding  # all of it answered while the lock was held
 
 
+@pytest.mark.slow  # waits on real locks, workers or a large body: not in --fast
 def test_health_and_the_outbox_command_fail_fast_in_one_line_when_even_reading_is_locked_out(
     tmp_path, app, client, submit
 ):
@@ -248,6 +249,7 @@ def test_health_and_the_outbox_command_fail_fast_in_one_line_when_even_reading_i
     assert client.get("/report/healthz").get_json()["status"] == "ok"
 
 
+@pytest.mark.slow  # waits on real locks, workers or a large body: not in --fast
 def test_requeueing_waits_a_few_seconds_for_a_held_write_lock_then_says_so_in_one_line(tmp_path, client, submit):
     assert submit().status_code == 200
     with held_lock(tmp_path / "outbox.db") as lock:
