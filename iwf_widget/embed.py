@@ -49,13 +49,18 @@ class Snippet(t.NamedTuple):
     @property
     def integrity(self) -> str:
         """The Subresource Integrity hash the snippet loads this file with."""
-        return "sha256-" + base64.b64encode(hashlib.sha256(self.body).digest()).decode("ascii")
+        return sha256_source(self.body)
+
+
+def sha256_source(data: bytes) -> str:
+    """``sha256-<base64>``: the form both Subresource Integrity and a CSP hash source take."""
+    return "sha256-" + base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
 def labels(locale: str, catalog: NullTranslations | None = None) -> list[str]:
     """[the button's label and the iframe's title, the dialog's close button] in ``locale``,
     from ``catalog`` (a partner's, see partner_catalogs.py) or the shipped one."""
-    catalog = catalog or i18n.translations(locale)
+    catalog = i18n.translations(locale) if catalog is None else catalog
     return [
         catalog.gettext("Report child sexual abuse images"),
         # TRANSLATORS: The button that closes the dialog the form opens in, on the partner's page.
@@ -64,7 +69,7 @@ def labels(locale: str, catalog: NullTranslations | None = None) -> list[str]:
 
 
 def config(
-    locales: t.Sequence[str], default: str, dialog_integrity: str = "", default_labels: t.Sequence[str] | None = None
+    locales: t.Sequence[str], default: str, dialog_integrity: str = "", catalog: NullTranslations | None = None
 ) -> dict[str, t.Any]:
     """Only the default language's labels travel with the snippet; others load on demand.
 
@@ -76,15 +81,18 @@ def config(
         "d": default,
         "o": list(locales),
         "r": [code for code in locales if code in i18n.RTL],
-        "s": {default: list(default_labels) if default_labels else labels(default)},
+        "s": {default: labels(default, catalog)},
         "i": dialog_integrity,
     }
 
 
 @functools.lru_cache(maxsize=64)
-def labels_script(locale: str, these: tuple[str, ...] | None = None) -> str:
-    """The labels of one more language, for ``/embed-labels.js?lang=``: ``these``, or the shipped ones."""
-    data = json.dumps(list(these) if these else labels(locale), ensure_ascii=False, separators=(",", ":"))
+def labels_script(locale: str, catalog: NullTranslations | None = None) -> str:
+    """The labels of one more language, for ``/embed-labels.js?lang=``, from :func:`labels`.
+
+    Cached per catalog object: a partner's catalogs live as long as its app.
+    """
+    data = json.dumps(labels(locale, catalog), ensure_ascii=False, separators=(",", ":"))
     return f"IWFReport.l({json.dumps(locale)},{data});\n"
 
 
@@ -119,10 +127,10 @@ def dialog(static_dir: str | Path) -> Snippet | None:
 
 @functools.lru_cache(maxsize=16)
 def _render(
-    path: str, mtime: float, locales: tuple[str, ...], default: str, integrity: str, default_labels: tuple[str, ...]
+    path: str, mtime: float, locales: tuple[str, ...], default: str, integrity: str, catalog: NullTranslations | None
 ) -> Snippet:
     source = Path(path).read_text("utf-8")
-    data = json.dumps(config(locales, default, integrity, default_labels), ensure_ascii=False, separators=(",", ":"))
+    data = json.dumps(config(locales, default, integrity, catalog), ensure_ascii=False, separators=(",", ":"))
     if path.endswith(MINIFIED):
         body, found = source.replace(MIN_SLOT, data, 1), source.count(MIN_SLOT)
     else:
@@ -146,7 +154,7 @@ def render(
         raise FileNotFoundError(Path(static_dir) / SOURCE)
     button = dialog(static_dir)
     integrity = button.integrity if button else ""
-    return _render(str(path), path.stat().st_mtime, tuple(locales), default, integrity, tuple(labels(default, catalog)))
+    return _render(str(path), path.stat().st_mtime, tuple(locales), default, integrity, catalog)
 
 
 def accent(value: str | None) -> str | None:

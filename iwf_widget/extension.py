@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import collections
 import hashlib
 import logging
@@ -16,6 +15,7 @@ from flask import Flask, Response, current_app, request
 from markupsafe import Markup
 
 from . import headers, hosts, partner_catalogs
+from .embed import sha256_source
 from .i18n import resource_dir
 from .lograte import EveryMinute
 from .outbox import Outbox
@@ -128,14 +128,13 @@ class InlineStyle(t.NamedTuple):
             css = f.read()
         if "</" in css:
             raise ValueError(f"{path} cannot be inlined: it contains '</'")
-        digest = base64.b64encode(hashlib.sha256(css.encode("utf-8")).digest()).decode("ascii")
-        return cls(Markup(css), f"sha256-{digest}")
+        return cls(Markup(css), sha256_source(css.encode("utf-8")))
 
 
 def _asset_versions(folder: os.PathLike[str] | str) -> dict[str, str]:
     """Content hashes for cache-busting URLs, so assets can be cached for a year."""
     versions = {}
-    for name in ("widget.css", "form.js", "embed.js", "pow.js", "pow-worker.js"):
+    for name in ("form.js", "embed.js", "pow.js", "pow-worker.js"):
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             with open(path, "rb") as f:

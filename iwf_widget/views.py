@@ -377,9 +377,7 @@ def embed_labels() -> Response:
     lang = i18n.match(request.args.get("lang"), settings.locales)
     if lang is None:
         return Response("/* not an offered language */\n", 404, mimetype="text/javascript")
-    own = state().catalogs.get(lang)
-    these = tuple(embed.labels(lang, own)) if own else None
-    response = Response(embed.labels_script(lang, these), mimetype="text/javascript")
+    response = Response(embed.labels_script(lang, state().catalogs.get(lang)), mimetype="text/javascript")
     response.headers["Access-Control-Allow-Origin"] = "*"  # loaded in CORS mode, like the dialog's code
     return _cacheable(response, 3600)
 
@@ -413,6 +411,10 @@ def _cacheable(response: Response, max_age: int) -> Response:
     return response
 
 
+#: Fixed here: the platform's MIME table may still say application/javascript.
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
 @blueprint.get("/static/<path:filename>")
 def static(filename: str) -> Response:
     """The form's scripts and styles, from memory, so they can be gzipped like its pages."""
@@ -425,10 +427,6 @@ def static(filename: str) -> Response:
     response.set_etag(etag)
     _cacheable(response, 31536000 if request.args.get("v") else 3600).make_conditional(request)
     return response
-
-
-#: Fixed here: the platform's MIME table may still say application/javascript.
-STATIC_TYPES = {".js": "text/javascript", ".css": "text/css"}
 
 
 #: The static folder's files, read on first request: bounded by the folder, not by the

@@ -173,7 +173,7 @@
     if (e.hasAttribute("data-iwf-ready")) return e;
     var button = (o.mode || e.getAttribute("data-mode")) === "button";
     var lang = language(e, o);
-    var count = button ? 2 : 1, blocked;
+    var count = 2, blocked; // button mode: the dialog's code and the labels
     e.setAttribute("data-iwf-ready", "");
     function ready(no) {
       blocked = blocked || no;
