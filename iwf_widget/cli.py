@@ -13,6 +13,7 @@ import typing as t
 
 import click
 
+from .protocol import OUTCOMES
 from .sealing import generate_keypair
 
 
@@ -183,6 +184,36 @@ def intake_export(as_csv: bool) -> None:
         store.close()
 
 
+@main.command("intake-outcome")
+@click.argument("reference")
+@click.argument("outcome", type=click.Choice(OUTCOMES))
+@click.option("--partner", metavar="ID", help="The partner whose report it is (only if two share the reference).")
+def intake_outcome(reference: str, outcome: str, partner: str | None) -> None:
+    """Record an analyst's OUTCOME for the report with REFERENCE (in IWF_INTAKE_DB_URL).
+
+    The partner's forwarder fetches it at its next pass, and the reporter sees it
+    on the status page. Setting it again replaces it.
+    """
+    from .intake.outcomes import OutcomeError, record
+    from .intake.settings import db_url
+    from .intake.store import Store
+    from .startup import check_database_url
+
+    def open_store() -> Store:
+        url = db_url(os.environ)
+        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
+        return Store(url)
+
+    store = _configured(open_store, "IWF_INTAKE_DB_URL")
+    try:
+        done = record(store, reference, outcome, partner)
+    except OutcomeError as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    click.echo(f"{done.reference}: {done.outcome} (a report from {done.partner})")
+
+
 def _write_stats(title: str, intro: str, charts: t.Any, lang: str, html: str | None) -> None:
     from . import charts as drawing
     from .stats import empty_text
@@ -351,6 +382,7 @@ def forward(loop: bool) -> None:
             f"sent {summary['claimed']}: {summary['accepted']} accepted, {summary['duplicate']} duplicate, "
             f"{summary['rejected']} rejected, {summary['retried']} to retry; "
             f"{stats['outbox_pending']} pending, {stats['outbox_failed']} failed"
+            + (f"; {summary['outcomes']} outcome(s) fetched" if summary["outcomes"] else "")
         )
         if summary["error"]:
             click.echo(f"error: {summary['error']}", err=True)

@@ -23,6 +23,7 @@ from .pages import Pages
 from .ratelimit import Limiter
 from .sealing import Sealer
 from .settings import ConfigError, Settings, from_environ, unknown_keys
+from .status import PARTNER_LOOKUPS, STATUS_SALT, Lookups, StatusKeys
 from .submission import Submissions
 from .tokens import FormTokens, TokenSigner
 from .work import ProofOfWork
@@ -58,8 +59,29 @@ class WidgetState:
         )
         self.work = ProofOfWork(settings.signing_keys[0], settings.token_max_age, settings.work_difficulty)
         self.tokens = FormTokens(self.signer, self.outbox)
+        self.status_keys = StatusKeys(settings.signing_keys)
         self.submissions = Submissions(
-            settings.partner_id, self.tokens, self.work, self.limiter, self.sealer, stored=self.notify_forwarder
+            settings.partner_id,
+            self.tokens,
+            self.work,
+            self.limiter,
+            self.sealer,
+            stored=self.notify_forwarder,
+            status_keys=self.status_keys,
+        )
+        self.lookups = Lookups(
+            TokenSigner(settings.signing_keys, settings.partner_id, settings.token_max_age, 0, salt=STATUS_SALT),
+            self.work,
+            Limiter(
+                settings.status_rate_limit,
+                PARTNER_LOOKUPS,
+                settings.partner_id,
+                storage_uri=settings.redis_url or "memory://",
+                ipv6_prefix=settings.ipv6_prefix,
+                name="iwf-status",
+            ),
+            self.outbox,
+            self.status_keys,
         )
         self._forwarder: t.Any = None
         self._forwarder_lock = threading.Lock()

@@ -41,6 +41,7 @@ from . import metrics, protocol
 from .lograte import EveryMinute
 from .outbox import Outbox, Pending
 from .settings import Settings
+from .status import StatusKeys
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ MAX_STREAKS = 100_000
 MAX_HELD = 1000
 #: Seconds between purges of expired spent tokens.
 PURGE_EVERY = 60.0
+
+
+class OutcomesUnavailable(Exception):
+    """The intake did not answer a request for outcomes (an older intake answers 404)."""
 
 
 class _Unanswered(Exception):
@@ -148,6 +153,9 @@ class Forwarder:
         self.outbox = outbox
         self.owner = owner or f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
         self.url = settings.intake_url + protocol.PATH
+        self.outcomes_url = settings.intake_url + protocol.OUTCOMES_PATH
+        self.status_keys = StatusKeys(settings.signing_keys)
+        self._outcomes_at: float | None = None
         self.timeout = settings.forward_timeout
         # connect + write + the last read can each take up to ``timeout``; the read
         # loop stops at ``timeout`` in total. The lease outlasts all of it.
@@ -227,7 +235,7 @@ class Forwarder:
         while max_passes is None or passes < max_passes:
             passes += 1
             summary = self.run_once()
-            for key in ("claimed", "accepted", "duplicate", "rejected", "retried"):
+            for key in ("claimed", "accepted", "duplicate", "rejected", "retried", "outcomes"):
                 total[key] += summary[key]
             total["error"] = summary["error"] or total["error"]
             total["retry_in"] = summary["retry_in"]
@@ -245,6 +253,8 @@ class Forwarder:
             if not self._released:
                 self._release_dead_leases()
             summary = self._pass()
+            if not summary["error"]:
+                summary["outcomes"] = self._fetch_outcomes_when_due()
             self._purge()
             return summary
 
@@ -285,8 +295,48 @@ class Forwarder:
         self._purged_at = now
         try:
             self.outbox.purge_tokens()
+            self.outbox.purge_statuses(self.settings.status_days)
         except Exception as e:  # noqa: BLE001  housekeeping: forwarding goes on, the health check says so
             self.throttled.log(logging.ERROR, ("purge", type(e).__name__), "purging spent tokens failed: %s", _brief(e))
+
+    # -- outcomes -------------------------------------------------------------
+
+    def _fetch_outcomes_when_due(self) -> int:
+        now = time.monotonic()
+        if self._outcomes_at is not None and now - self._outcomes_at < self.settings.outcomes_interval:
+            return 0
+        self._outcomes_at = now
+        try:
+            return self.fetch_outcomes()
+        except Exception as e:  # noqa: BLE001  outcomes can wait; reports go on being forwarded
+            self.throttled.log(
+                logging.WARNING, ("outcomes", type(e).__name__), "fetching outcomes failed: %s", _brief(e)
+            )
+            return 0
+
+    def fetch_outcomes(self, max_pages: int = 10) -> int:
+        """Ask the intake for the outcomes of this partner's reports since the last one fetched,
+        and record them on the reports' statuses; how many arrived."""
+        partner = self.settings.partner_id
+        cursor = self.outbox.outcomes_cursor()
+        total = 0
+        for _ in range(max_pages):
+            body = protocol.encode_outcomes_request(partner, cursor)
+            headers = protocol.request_headers(
+                partner, self.settings.signing_keys[0], body, now=time.time() + self.clock_offset
+            )
+            answer = self._post(body, headers, self.outcomes_url)
+            if not answer.signed or answer.status != 200:
+                who = "the intake" if answer.signed else "not the intake answering"
+                raise OutcomesUnavailable(f"{who}: HTTP {answer.status} from {self.outcomes_url}")
+            items, cursor, more = protocol.decode_outcomes(answer.body)
+            self.outbox.record_outcomes([(self.status_keys.for_report(o.id), o.outcome, o.day) for o in items], cursor)
+            total += len(items)
+            if not more:
+                break
+        if total:
+            log.info("%d outcome(s) fetched from the intake", total)
+        return total
 
     def _release_dead_leases(self) -> None:
         """Reports leased by a forwarder of this host that has died (``kill -9``, a crash) are due
@@ -447,11 +497,11 @@ class Forwarder:
         for p in chunk:
             self._streaks.pop(p.id, None)
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> _Answer:
+    def _post(self, body: bytes, headers: dict[str, str], url: str | None = None) -> _Answer:
         """POST with a bound on the whole exchange, connect, headers and body, not only on each read."""
         _deadline.at = time.monotonic() + self.timeout
         try:
-            with self._client.stream("POST", self.url, content=body, headers=headers) as response:
+            with self._client.stream("POST", url or self.url, content=body, headers=headers) as response:
                 chunks, size = [], 0
                 for data in response.iter_bytes():
                     chunks.append(data)
@@ -490,7 +540,7 @@ class Forwarder:
                 rejected[p.id] = f"rejected by the intake: {result.reason or 'no reason given'}"
         self._forget(p for p in chunk if p.id in results)
         if acked:
-            self.outbox.ack(acked)
+            self.outbox.ack(acked, [key for report_id in acked for key in self.status_keys.for_report(report_id)])
             self._pass_acked = True
             self._acked_at = time.monotonic()
         if rejected:
@@ -567,7 +617,16 @@ def _dead_here(owner: str, me: str) -> bool:
 
 
 def _summary() -> dict[str, t.Any]:
-    return {"claimed": 0, "accepted": 0, "duplicate": 0, "rejected": 0, "retried": 0, "error": None, "retry_in": 0.0}
+    return {
+        "claimed": 0,
+        "accepted": 0,
+        "duplicate": 0,
+        "rejected": 0,
+        "retried": 0,
+        "outcomes": 0,
+        "error": None,
+        "retry_in": 0.0,
+    }
 
 
 def _by_size(claimed: list[Pending], budget: int) -> t.Iterator[list[Pending]]:

@@ -7,11 +7,13 @@ instead of borrowing a host's Flask-Babel locale selector.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import typing as t
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.support import LazyProxy, NullTranslations, Translations
 from flask import g
@@ -138,6 +140,15 @@ def number(value: int | float) -> str:
     lang = g.get("iwf_lang", "en")
     written = format_decimal(value, locale=lang)
     return isolate(written) if lang in RTL else written
+
+
+def format_day(day: str, lang: str) -> str:
+    """A ``YYYY-MM-DD`` day written out the language's way (3 December 2026); ValueError if not a day."""
+    when = datetime.date.fromisoformat(day)
+    try:
+        return format_date(when, format="long", locale=lang)
+    except (UnknownLocaleError, ValueError):
+        return format_date(when, format="long", locale="en")
 
 
 def gettext(message: str, **variables: t.Any) -> str:

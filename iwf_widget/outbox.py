@@ -86,13 +86,37 @@ daily_counts = sa.Table(
     sa.PrimaryKeyConstraint("day", "name", name="iwf_daily_counts_pkey"),
 )
 
+#: Per report, what its status page shows: the state and the day it began, under a keyed
+#: hash of the reference (status.py). Nothing here names a report or holds its contents.
+report_status = sa.Table(
+    "iwf_report_status",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(24), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False, index=True),
+)
+
+
+def _insert_new(conn: sa.Connection, table: sa.Table) -> sa.Insert:
+    """An insert that skips rows whose key is taken (SQLite and PostgreSQL, the databases supported)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(table).on_conflict_do_nothing()
+
+
+def _today(now: float | None = None) -> str:
+    return datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m-%d")
+
+
 #: Where the scope step sends someone whose case is not a report for the hotline.
 EXIT_KINDS = ("danger", "self", "adult", "other")
 
 
 def _add_counts(conn: sa.Connection, names: t.Mapping[str, int], now: float | None = None) -> None:
     """Add to today's counters, in the caller's transaction."""
-    day = datetime.fromtimestamp(time.time() if now is None else now, timezone.utc).strftime("%Y-%m-%d")
+    day = _today(now)
     c = daily_counts.c
     for name, n in names.items():
         if conn.dialect.name in ("postgresql", "sqlite"):
@@ -166,6 +190,7 @@ class _Accepted(t.NamedTuple):
     nonce_expires: float
     created: int
     lang: str | None = None
+    status_key: str | None = None
 
 
 class _WriterQueue:
@@ -239,7 +264,14 @@ class Outbox:
     # -- the widget side ----------------------------------------------------
 
     def accept(
-        self, report_id: str, partner: str, sealed: bytes, nonce: str, nonce_expires: float, lang: str | None = None
+        self,
+        report_id: str,
+        partner: str,
+        sealed: bytes,
+        nonce: str,
+        nonce_expires: float,
+        lang: str | None = None,
+        status_key: str | None = None,
     ) -> str | None:
         """Store a report and spend its token in one transaction.
 
@@ -249,9 +281,10 @@ class Outbox:
         Reports accepted at the same moment by this process's threads share
         that transaction (see groupcommit.py); each call returns once its
         report is committed, and nothing runs after that commit. ``lang``, when
-        given, is added to the day's count of reports in that language.
+        given, is added to the day's count of reports in that language;
+        ``status_key`` (status.StatusKeys.write) starts its status at ``received``.
         """
-        item = _Accepted(report_id, partner, sealed, nonce, minute_up(nonce_expires), minute(), lang)
+        item = _Accepted(report_id, partner, sealed, nonce, minute_up(nonce_expires), minute(), lang, status_key)
         with self._failing(STORING):
             outcome = self._accept_group(item)
             if isinstance(outcome, Exception):
@@ -286,6 +319,10 @@ class Outbox:
                         for a in batch
                     ],
                 )
+                statuses = [{"key": a.status_key, "state": "received", "day": _today()} for a in batch if a.status_key]
+                if statuses:
+                    # Two references alike (55 bits) must never cost a report: the first status stays.
+                    conn.execute(_insert_new(conn, report_status), statuses)
                 languages = collections.Counter(f"report:{a.lang}" for a in batch if a.lang)
                 if languages:
                     _add_counts(conn, languages)
@@ -389,13 +426,25 @@ class Outbox:
         self.health.succeeded(FORWARDING)
         return result.rowcount or 0
 
-    def ack(self, ids: t.Iterable[str]) -> int:
-        """The intake has these: delete them, whoever holds the lease."""
+    def ack(self, ids: t.Iterable[str], status_keys: t.Iterable[str] = ()) -> int:
+        """The intake has these: delete them, whoever holds the lease.
+
+        ``status_keys`` (every hash of their references) move from ``received`` to
+        ``delivered`` in the same transaction.
+        """
         ids = list(ids)
         if not ids:
             return 0
+        keys = list(status_keys)
         with self._failing(FORWARDING), self.engine.begin() as conn:
             result = conn.execute(reports.delete().where(reports.c.id.in_(ids)))
+            if keys:
+                s = report_status.c
+                conn.execute(
+                    report_status.update()
+                    .where(s.key.in_(keys), s.state == "received")
+                    .values(state="delivered", day=_today())
+                )
             _attempted(conn, success=True)
         self.health.succeeded(FORWARDING)
         return result.rowcount or 0
@@ -460,6 +509,49 @@ class Outbox:
                 .values(state="pending", next_attempt_at=0.0, retry_delay=None, attempts=0)
             )
         self.health.succeeded(FORWARDING)
+        return result.rowcount or 0
+
+    # -- report statuses ----------------------------------------------------
+
+    def status(self, keys: t.Sequence[str]) -> tuple[str, str] | None:
+        """``(state, day)`` stored under any of ``keys``, if any: one primary-key read."""
+        s = report_status.c
+        with self.reads.connect() as conn:
+            row = conn.execute(sa.select(s.state, s.day).where(s.key.in_(list(keys))).limit(1)).first()
+        return (row[0], row[1]) if row else None
+
+    def record_outcomes(self, outcomes: t.Sequence[tuple[t.Sequence[str], str, str]], cursor: int) -> None:
+        """Set each ``(keys, outcome, day)`` and move the outcomes cursor on, in one transaction.
+
+        A report without a status row (stored by an earlier release, or expired) gets one
+        under the first of its keys: the person can still learn the outcome.
+        """
+        s = report_status.c
+        with self._failing(FORWARDING), self.engine.begin() as conn:
+            for keys, outcome, day in outcomes:
+                done = conn.execute(report_status.update().where(s.key.in_(list(keys))).values(state=outcome, day=day))
+                if not done.rowcount:
+                    conn.execute(report_status.insert().values(key=keys[0], state=outcome, day=day))
+            f = forward_state.c
+            held = conn.execute(sa.select(f.value).where(f.name == "outcomes_cursor")).scalar()
+            if held is None or cursor > held:
+                upsert(conn, forward_state, {"name": "outcomes_cursor", "value": float(cursor)}, "name")
+        self.health.succeeded(FORWARDING)
+
+    def outcomes_cursor(self) -> int:
+        """The number of the last outcome fetched from the intake (0: none yet)."""
+        f = forward_state.c
+        with self.reads.connect() as conn:
+            value = conn.execute(sa.select(f.value).where(f.name == "outcomes_cursor")).scalar()
+        return int(value or 0)
+
+    def purge_statuses(self, days: int, now: float | None = None) -> int:
+        """Forget statuses whose state began more than ``days`` days ago."""
+        now = time.time() if now is None else now
+        cutoff = _today(now - days * 86400)
+        with self._failing(PURGING), self.engine.begin() as conn:
+            result = conn.execute(report_status.delete().where(report_status.c.day < cutoff))
+        self.health.succeeded(PURGING)
         return result.rowcount or 0
 
     # -- daily counters -----------------------------------------------------

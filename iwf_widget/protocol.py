@@ -462,3 +462,85 @@ def decode_check_answer(body: bytes) -> tuple[str | None, str | None]:
     except (ValueError, UnicodeDecodeError, AttributeError):
         raise ProtocolError("the intake's answer to the check is not JSON") from None
     return (proof if isinstance(proof, str) else None), (opened if isinstance(opened, str) else None)
+
+
+# -- outcomes -------------------------------------------------------------------
+#
+# ``POST /v1/outcomes`` is signed like a batch. Its body, ``{"v": 1, "partner": ...,
+# "since": N}``, asks for the outcomes of this partner's own reports numbered after
+# N; the answer, signed like any answer, is ``{"outcomes": [{"seq", "id",
+# "outcome", "day"}, ...], "cursor": M, "more": bool}``. The partner keeps M and
+# asks again from there (at once while ``more``). Only the signing partner's
+# reports are ever answered: the partner comes from the signature, not the body.
+
+OUTCOMES_PATH = "/v1/outcomes"
+#: What an analyst concluded: removal under way, not the hotline's to act on, gone, already known.
+OUTCOMES = ("removal_requested", "outside_remit", "not_found", "duplicate")
+#: Outcomes in one answer, at most.
+MAX_OUTCOMES = 1000
+MAX_OUTCOMES_BODY = 1024
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    seq: int
+    id: str
+    outcome: str
+    day: str
+
+
+def encode_outcomes_request(partner: str, since: int) -> bytes:
+    return json.dumps({"v": VERSION, "partner": partner, "since": int(since)}, separators=(",", ":")).encode()
+
+
+def decode_outcomes_request(body: bytes, partner: str) -> int:
+    """The cursor of an authenticated outcomes request; :class:`ProtocolError` if malformed."""
+    try:
+        data = json.loads(body)
+        since = data["since"]
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise ProtocolError('an outcomes request is {"v": 1, "partner": ..., "since": N}') from None
+    if data.get("v") != VERSION or data.get("partner") != partner:
+        raise ProtocolError("unsupported version, or the body's partner differs from the signed partner")
+    if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since < 2**63:
+        raise ProtocolError("'since' must be a whole number, 0 or more")
+    return since
+
+
+def encode_outcomes(items: t.Sequence[Outcome], since: int, more: bool) -> bytes:
+    cursor = items[-1].seq if items else since
+    return json.dumps(
+        {
+            "outcomes": [{"seq": o.seq, "id": o.id, "outcome": o.outcome, "day": o.day} for o in items],
+            "cursor": cursor,
+            "more": more,
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def decode_outcomes(body: bytes) -> tuple[list[Outcome], int, bool]:
+    """``(outcomes, cursor, more)`` from the intake's signed answer; entries it cannot read are skipped."""
+    try:
+        data = json.loads(body)
+        items, cursor, more = data["outcomes"], data["cursor"], data.get("more", False)
+        if not isinstance(items, list) or not isinstance(cursor, int) or isinstance(cursor, bool):
+            raise TypeError
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError):
+        raise ProtocolError("the intake's answer has no 'outcomes' list and 'cursor'") from None
+    found = []
+    for item in items[:MAX_OUTCOMES]:
+        if not isinstance(item, dict):
+            continue
+        seq, rid, outcome, day = (item.get(k) for k in ("seq", "id", "outcome", "day"))
+        if (
+            isinstance(seq, int)
+            and isinstance(rid, str)
+            and REPORT_ID.match(rid)
+            and outcome in OUTCOMES
+            and isinstance(day, str)
+            and _DAY.match(day)
+        ):
+            found.append(Outcome(seq, rid, outcome, day))
+    return found, cursor, more is True

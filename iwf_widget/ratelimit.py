@@ -96,7 +96,7 @@ def _redis_client(url: str) -> t.Any:
 
 
 class Limiter:
-    """Per-client and per-partner limits on report submissions."""
+    """Per-client and per-partner limits on report submissions (or, named ``iwf-status``, lookups)."""
 
     def __init__(
         self,
@@ -105,8 +105,11 @@ class Limiter:
         partner: str,
         storage_uri: str = "memory://",
         ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
+        name: str = "iwf",
     ) -> None:
         self.ipv6_prefix = ipv6_prefix
+        #: Counters of different limiters never share a key, even in one Redis.
+        self.name = name
         self.client_limits: list[RateLimitItem] = parse_many(client_limits) if client_limits else []
         self.partner_limits: list[RateLimitItem] = parse_many(partner_limits) if partner_limits else []
         self.partner = partner
@@ -143,8 +146,8 @@ class Limiter:
         checks: list[tuple[RateLimitItem, tuple[str, ...], int]] = []
         if self.client_limits:
             client = self.keys(client_key(address, self.ipv6_prefix))
-            checks += [(item, ("iwf-client", self.partner, client), cost) for item in self.client_limits]
-        checks += [(item, ("iwf-partner", self.partner), 1) for item in self.partner_limits]
+            checks += [(item, (f"{self.name}-client", self.partner, client), cost) for item in self.client_limits]
+        checks += [(item, (f"{self.name}-partner", self.partner), 1) for item in self.partner_limits]
         for item, ids, weight in checks:
             if not self.strategy.test(item, *ids, cost=weight):
                 return self._retry_after(item, ids)

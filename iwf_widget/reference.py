@@ -21,8 +21,7 @@ def for_report(report_id: str) -> str:
         value, digit = divmod(value, 32)
         chars.append(ALPHABET[digit])
     body = "".join(reversed(chars))
-    code = body + check_character(body)
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+    return formatted(body + check_character(body))
 
 
 def check_character(body: str) -> str:
@@ -32,10 +31,44 @@ def check_character(body: str) -> str:
     return CHECK_ALPHABET[number % 37]
 
 
+#: What :func:`problem` says about a reference that is not one.
+MALFORMED = "malformed"
+MISTYPED = "mistyped"
+
+#: What people type around and inside a reference: hyphens of any kind, spaces.
+_SEPARATORS = dict.fromkeys(map(ord, "-\u2010\u2011\u2012\u2013\u2014\u2212 \u00a0\t\r\n"))
+#: Crockford's reading of letters that look like digits.
+_LOOKALIKES = str.maketrans("ILO", "110")
+
+
+def compact(reference: str) -> str | None:
+    """The reference as 12 upper-case characters, however it was typed; None if it cannot be one.
+
+    Lower case, spaces, any kind of hyphen and I/L/O (read as 1/1/0) are accepted;
+    the check character is not tested here (see :func:`problem`).
+    """
+    if len(reference) > 64:
+        return None
+    code = reference.translate(_SEPARATORS).upper().translate(_LOOKALIKES)
+    if len(code) != DATA_CHARS + 1 or any(ch not in ALPHABET for ch in code[:-1]) or code[-1] not in CHECK_ALPHABET:
+        return None
+    return code
+
+
+def problem(reference: str) -> str | None:
+    """None for a reference that may exist; :data:`MISTYPED` when its check character
+    does not match (a typo), :data:`MALFORMED` when it is not a reference at all."""
+    code = compact(reference)
+    if code is None:
+        return MALFORMED
+    return None if check_character(code[:-1]) == code[-1] else MISTYPED
+
+
+def formatted(code: str) -> str:
+    """``XXXX-XXXX-XXXX`` from the compact form."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
 def is_valid(reference: str) -> bool:
     """True for a well-formed reference; accepts lower case, spaces and I/L/O read as 1/1/0."""
-    code = reference.upper().replace("-", "").replace(" ", "")
-    code = code.translate(str.maketrans("ILO", "110"))
-    if len(code) != DATA_CHARS + 1 or any(ch not in ALPHABET for ch in code[:-1]):
-        return False
-    return check_character(code[:-1]) == code[-1]
+    return problem(reference) is None

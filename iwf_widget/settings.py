@@ -25,7 +25,10 @@ PREFIX = "IWF_WIDGET_"
 DEFAULT_EXIT_URL = "https://duckduckgo.com/"
 DEFAULT_RATE_LIMIT = "20/hour;100/day"
 DEFAULT_PARTNER_RATE_LIMIT = "300/minute;5000/hour"
+DEFAULT_STATUS_RATE_LIMIT = "10/hour;30/day"
 PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: Settings that also come per language, ``<KEY>_<LANG>``.
+PER_LANGUAGE = ("HELP_TEXT", "EMERGENCY_NUMBER", "SUPPORT_TEXT")
 ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$|^https?://\[[0-9a-fA-F:]+\](:\d{1,5})?$")
 RATE = re.compile(r"^\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day|month|year)s?\s*$")
 
@@ -74,6 +77,15 @@ class Settings:
     emergency_numbers: tuple[tuple[str, str], ...] = ()
     #: A folder of partner catalogs searched before the shipped ones (partner_catalogs.py).
     translations_dir: str | None = None
+    #: Days a report's status is kept after its state last changed (status.py).
+    status_days: int = 90
+    #: Seconds between the forwarder's requests for outcomes (``iwf-widget forward`` asks once).
+    outcomes_interval: float = 60.0
+    #: Status lookups per client, in the ``limits`` notation; None for none.
+    status_rate_limit: str | None = DEFAULT_STATUS_RATE_LIMIT
+    #: After a report: where support is (``SUPPORT_TEXT``, ``SUPPORT_TEXT_<LANG>``); empty for the default words.
+    support_text: str = ""
+    support_texts: tuple[tuple[str, str], ...] = ()
 
     def help_for(self, lang: str) -> str:
         """The partner's help text for a page in ``lang``: its own, else ``HELP_TEXT``.
@@ -82,6 +94,9 @@ class Settings:
         ``lang`` of its own; ``dir="auto"`` gives it the direction of its first words.
         """
         return dict(self.help_texts).get(lang) or self.help_text
+
+    def support_for(self, lang: str) -> str:
+        return dict(self.support_texts).get(lang) or self.support_text
 
     def emergency_number_for(self, lang: str) -> str:
         return dict(self.emergency_numbers).get(lang) or self.emergency_number
@@ -120,7 +135,7 @@ class Settings:
         outbox = outbox_url(config, instance_path)
         per_language = {
             key: tuple((code, value) for code in locales if (value := r.str(f"{key}_{language_key(code)}", default="")))
-            for key in ("HELP_TEXT", "EMERGENCY_NUMBER")
+            for key in PER_LANGUAGE
         }
         translations_dir = r.str("TRANSLATIONS_DIR", default="") or None
         if translations_dir and not os.path.isdir(translations_dir):
@@ -158,6 +173,11 @@ class Settings:
             help_texts=per_language["HELP_TEXT"],
             emergency_numbers=per_language["EMERGENCY_NUMBER"],
             translations_dir=translations_dir,
+            status_days=r.integer("STATUS_DAYS", default=90, low=1, high=3650),
+            outcomes_interval=r.number("OUTCOMES_INTERVAL", default=60.0, low=0.05, high=86400),
+            status_rate_limit=r.rate("STATUS_RATE_LIMIT", DEFAULT_STATUS_RATE_LIMIT),
+            support_text=r.str("SUPPORT_TEXT", default=""),
+            support_texts=per_language["SUPPORT_TEXT"],
         )
 
 
@@ -349,6 +369,9 @@ KNOWN_KEYS = (
             "INSTANCE",
             "TRANSLATIONS_DIR",
             "STATUS_DAYS",
+            "OUTCOMES_INTERVAL",
+            "STATUS_RATE_LIMIT",
+            "SUPPORT_TEXT",
             "METRICS_TOKEN",
             "PARTNERS_FILE",
         ]
@@ -366,9 +389,10 @@ KNOWN_KEYS = (
             "PARTNER_RATE_LIMIT",
             "METRICS_TOKEN",
             "DASHBOARD_TOKEN",
+            "CASES_TOKEN",
         ]
     )
-    | frozenset(f"{PREFIX}{key}_{language_key(code)}" for key in ("HELP_TEXT", "EMERGENCY_NUMBER") for code in LOCALES)
+    | frozenset(f"{PREFIX}{key}_{language_key(code)}" for key in PER_LANGUAGE for code in LOCALES)
 )
 READ_KEYS: set[str] = set()
 _WARNED: set[str] = set()

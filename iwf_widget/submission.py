@@ -25,6 +25,7 @@ from .forms import ReportForm
 from .lograte import EveryMinute
 from .ratelimit import NO_WORK_COST, Limiter
 from .sealing import Sealer
+from .status import StatusKeys
 from .tokens import Claims, FormTokens, Reason, Spent, TokenProblem
 from .work import ProofOfWork
 
@@ -117,6 +118,7 @@ class Submissions:
         limiter: Limiter,
         sealer: Sealer,
         stored: t.Callable[[], None] = lambda: None,
+        status_keys: StatusKeys | None = None,
     ) -> None:
         self.partner = partner
         self.tokens = tokens
@@ -125,6 +127,8 @@ class Submissions:
         self.sealer = sealer
         #: Called after each stored report (to wake the forwarder); its failure changes nothing.
         self.stored = stored
+        #: Each stored report starts its status (status.py) in the same transaction.
+        self.status_keys = status_keys
         self.throttled = EveryMinute(log)
 
     def submit(
@@ -186,7 +190,8 @@ class Submissions:
                     created=int(now),
                 )
             )
-            earlier = self.tokens.store_report(claims, self.partner, sealed, lang)
+            status_key = self.status_keys.for_report(claims.nonce)[0] if self.status_keys else None
+            earlier = self.tokens.store_report(claims, self.partner, sealed, lang, status_key)
         except Exception as error:  # noqa: BLE001  never "thank you" for a report that is not on disk
             self._write_failed(error)
             return Unsaved(type(error).__name__, form, self._next_token(lang, claims))

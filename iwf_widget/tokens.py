@@ -78,9 +78,10 @@ REFUSED_HONEYPOT = "refused:honeypot"
 class TokenSigner:
     """Issues and checks tokens; one per app, built once."""
 
-    def __init__(self, keys: t.Sequence[str], partner: str, max_age: int, min_fill: float) -> None:
+    def __init__(self, keys: t.Sequence[str], partner: str, max_age: int, min_fill: float, salt: str = SALT) -> None:
         # itsdangerous signs with the last key and verifies with all: our first key signs.
-        self.serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=SALT)
+        # The salt keeps tokens of one purpose (a report, a status lookup) from serving another.
+        self.serializer = URLSafeTimedSerializer(list(reversed(keys)), salt=salt)
         self.partner = partner
         self.max_age = max_age
         self.min_fill = min_fill
@@ -153,13 +154,15 @@ class FormTokens:
         outcome = self.outbox.spend(claims.nonce, claims.expires, REFUSED_HONEYPOT)
         return Spent.from_stored(outcome) if outcome else None
 
-    def store_report(self, claims: Claims, partner: str, sealed: bytes, lang: str | None = None) -> Spent | None:
-        """Store the sealed report and spend its token in one transaction.
+    def store_report(
+        self, claims: Claims, partner: str, sealed: bytes, lang: str | None = None, status_key: str | None = None
+    ) -> Spent | None:
+        """Store the sealed report, start its status and spend its token in one transaction.
 
         None when stored; the earlier use when the token was already spent
         (a replay, a double click), and then nothing is stored.
         """
-        outcome = self.outbox.accept(claims.nonce, partner, sealed, claims.nonce, claims.expires, lang)
+        outcome = self.outbox.accept(claims.nonce, partner, sealed, claims.nonce, claims.expires, lang, status_key)
         return Spent.from_stored(outcome) if outcome else None
 
 

@@ -31,6 +31,7 @@ from .pages import SLOTS
 from .ratelimit import client_address
 from .reference import for_report
 from .report import DESCRIPTION_MAX, EMAIL_MAX, MAX_ADDRESSES
+from .status import DELIVERED, RECEIVED, Found, Problem, Wait
 from .submission import Accepted, Limited, Refusal, Refused, Replayed, Result
 
 if t.TYPE_CHECKING:
@@ -39,7 +40,9 @@ if t.TYPE_CHECKING:
 #: Big enough for ten long addresses and a long description; a 2 MB body is refused unread.
 MAX_BODY = 64 * 1024
 STEPS = ("scope", "report", "adult", "danger", "self", "other", "language")
-DOCUMENT_ENDPOINTS = frozenset({"iwf_widget.form", "iwf_widget.submit"})
+DOCUMENT_ENDPOINTS = frozenset(
+    {"iwf_widget.form", "iwf_widget.submit", "iwf_widget.status", "iwf_widget.status_lookup"}
+)
 #: What the snippet is and loads on partner pages: any site may load them (CORS, CORP).
 SNIPPET_ENDPOINTS = frozenset({"iwf_widget.embed_js", "iwf_widget.embed_labels", "iwf_widget.embed_dialog"})
 #: The report's limits, for the form's hints and its fields' maxlength.
@@ -86,7 +89,7 @@ def language() -> str:
 def _keep_accent(endpoint: str, values: dict[str, t.Any]) -> None:
     """The partner's colour follows the person from page to page of the form."""
     accent = g.get("iwf_accent")
-    if accent and endpoint in ("iwf_widget.form", "iwf_widget.submit"):
+    if accent and endpoint in DOCUMENT_ENDPOINTS:
         values.setdefault("accent", accent)
 
 
@@ -355,6 +358,166 @@ def _same_origin_request(trusted_proxies: int) -> bool:
             hosts.add(forwarded[-min(trusted_proxies, len(forwarded))].strip())
         return origin.split("://", 1)[-1] in hosts
     return True
+
+
+@blueprint.get("/status")
+def status() -> tuple[str, int]:
+    """The status page: a box for the reference. ``?reference=`` fills it in, nothing more."""
+    typed = request.args.get("reference", "")[:40]
+    return _status_page(typed=typed)
+
+
+@blueprint.post("/status")
+def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """One lookup (status.Lookups): an answer, or the box again saying why not."""
+    settings = state().settings
+    typed = (request.form.get("reference") or "")[:40]
+    result = state().lookups.lookup(
+        request.form,
+        language(),
+        client_address(request.environ, request.remote_addr, settings.trusted_proxies),
+        _same_origin_request(settings.trusted_proxies),
+    )
+    if isinstance(result, Found):
+        return _page("status.html", found=result, answer=_status_answer(result.state), day=_day(result.day, language()))
+    if isinstance(result, Wait):
+        title, message = _lookup_wait_notice(result.retry_after)
+        body, code = _status_page(429, typed=typed, notice=(title, message))
+        return body, code, {"Retry-After": str(max(1, math.ceil(result.retry_after)))}
+    problem = result.problem
+    if problem is Problem.MISTYPED:
+        # TRANSLATORS: The reference's last character (a check) does not fit the others: a typing mistake.
+        error = gettext(
+            "This reference has a typing mistake: one of its letters or digits is wrong. "
+            "Check each one against what you wrote down."
+        )
+        return _status_page(400, typed=typed, error=error)
+    if problem is Problem.MALFORMED:
+        # TRANSLATORS: What was typed cannot be a reference at all (wrong length or characters).
+        error = gettext(
+            "This is not a reference. A reference has 12 letters and digits, such as %(example)s.",
+            example=bidi.isolate(EXAMPLE_REFERENCE),
+        )
+        return _status_page(400, typed=typed, error=error)
+    # TRANSLATORS: The status page's hidden security code was missing, too old or already used.
+    notice = (
+        gettext("Not checked yet"),
+        gettext("We could not check this page, so we refreshed it. Press “Check” again."),
+    )
+    return _status_page(400, typed="" if problem is Problem.CROSS_SITE else typed, notice=notice)
+
+
+#: The reference shown as an example: well-formed, its check character right.
+EXAMPLE_REFERENCE = "4K7Q-2M9X-8RTC"
+
+
+def _status_page(
+    code: int = 200, typed: str = "", error: str | None = None, notice: tuple[str, ...] | None = None
+) -> tuple[str, int]:
+    st = state()
+    token = st.lookups.signer.issue(language())
+    return _page(
+        "status.html",
+        code,
+        found=None,
+        token=token,
+        work=st.work.challenge(token),
+        typed=typed,
+        error=error,
+        notice=notice,
+        example=EXAMPLE_REFERENCE,
+    )
+
+
+def _status_answer(state_name: str) -> tuple[str, ...]:
+    """The heading and paragraphs for a state, in plain words with what the person can do next."""
+    settings = state().settings
+    if state_name == RECEIVED:
+        # TRANSLATORS: Status page: the report is stored by the partner's site, not yet passed on to the hotline.
+        return (
+            gettext("Your report is saved and on its way"),
+            gettext(
+                "It is kept safely and will be passed to the hotline's analysts shortly. You do not need to do anything."
+            ),
+        )
+    if state_name == DELIVERED:
+        # TRANSLATORS: Status page: the hotline has the report; no analyst has assessed it yet.
+        return (
+            gettext("Your report is with the hotline"),
+            gettext("It is waiting for an analyst to check it. You can come back later to see what they decided."),
+        )
+    if state_name == "removal_requested":
+        # TRANSLATORS: Status page: assessed as child sexual abuse; the hotline is having it taken down.
+        return (
+            gettext("The hotline is having the images removed"),
+            gettext(
+                "An analyst checked your report and found child sexual abuse images. The hotline is now working "
+                "to have them taken down."
+            ),
+            gettext("Thank you: your report helps to protect children."),
+        )
+    if state_name == "outside_remit":
+        # TRANSLATORS: Status page: assessed, but not something the hotline can have removed.
+        return (
+            gettext("The hotline cannot act on this report"),
+            gettext(
+                "An analyst checked your report. What is at that address is not something the hotline can have removed."
+            ),
+            gettext(
+                "If a child is in danger right now, call the police on %(number)s.",
+                number=bidi.isolate(settings.emergency_number_for(language())),
+            ),
+        )
+    if state_name == "not_found":
+        # TRANSLATORS: Status page: when the analyst looked, the images were no longer at the address.
+        return (
+            gettext("The images were no longer there"),
+            gettext(
+                "An analyst checked the web address, but the images had already gone. If you see them again, "
+                "you can send a new report."
+            ),
+        )
+    if state_name == "duplicate":
+        # TRANSLATORS: Status page: the hotline already had a report of the same images.
+        return (
+            gettext("The hotline already knew about these images"),
+            gettext("The hotline's analysts were already dealing with them. Thank you for reporting them."),
+        )
+    # TRANSLATORS: Status page: no report with this reference is kept here. %(num)s is a number of days.
+    return (
+        gettext("We found no report with this reference"),
+        ngettext(
+            "Check that you typed it as you wrote it down. The status of a report is kept for %(num)s day after it "
+            "last changed, and only on the website where it was sent.",
+            "Check that you typed it as you wrote it down. The status of a report is kept for %(num)s days after it "
+            "last changed, and only on the website where it was sent.",
+            settings.status_days,
+        ),
+    )
+
+
+def _day(day: str | None, lang: str) -> str | None:
+    """The day a state began, written the language's way."""
+    if not day:
+        return None
+    try:
+        return i18n.format_day(day, lang)
+    except ValueError:
+        return day
+
+
+def _lookup_wait_notice(retry_after: float) -> tuple[str, str]:
+    minutes = max(1, math.ceil(retry_after / 60))
+    # TRANSLATORS: Status page: too many lookups in a short time (from one network, or on this site).
+    return (
+        gettext("Please wait before checking again"),
+        # TRANSLATORS: %(num)s is a number of minutes, 1 or more.
+        ngettext(
+            "Many checks have been made in a short time. Please wait %(num)s minute, then try again.",
+            "Many checks have been made in a short time. Please wait %(num)s minutes, then try again.",
+            minutes,
+        ),
+    )
 
 
 @blueprint.get("/embed.js")

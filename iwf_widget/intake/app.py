@@ -37,6 +37,8 @@ from ..headers import relative_location
 from ..lograte import EveryMinute
 from ..sealing import Opener, SealError
 from . import bounds, validate
+from .outcomes import AmbiguousReference, OutcomeError
+from .outcomes import record as record_outcome
 from .settings import PREFIX, IntakeSettings
 from .store import Store
 
@@ -342,6 +344,34 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
     def check() -> Response:
         return _check(intake)
 
+    @app.post(protocol.OUTCOMES_PATH)
+    def partner_outcomes() -> Response:
+        return _outcomes(intake)
+
+    @app.post("/cases/outcome")
+    def case_outcome() -> Response:
+        """The hotline's case system records an outcome (bearer ``IWF_INTAKE_CASES_TOKEN``; 404 unset)."""
+        token = settings.cases_token
+        if token is None:
+            raise NotFound()
+        if not metrics.authorized(request.headers.get("Authorization"), token):
+            response = _error(401, "a bearer token is needed")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="cases"'
+            return response
+        data = request.get_json(silent=True) if (request.content_length or 0) <= 4096 else None
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("reference", "outcome")):
+            return _error(400, 'send JSON: {"reference": "4K7Q-2M9X-8RTC", "outcome": "removal_requested"}')
+        partner = data.get("partner")
+        try:
+            done = record_outcome(
+                intake.store, data["reference"], data["outcome"], partner if isinstance(partner, str) else None
+            )
+        except OutcomeError as e:
+            extra = {"partners": e.partners} if isinstance(e, AmbiguousReference) else {}
+            return _json(e.status, {"error": str(e), **extra})
+        log.info("outcome %s recorded for a report from %s", done.outcome, done.partner)
+        return _json(200, {"reference": done.reference, "partner": done.partner, "outcome": done.outcome})
+
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         if request.path == protocol.PATH:
@@ -537,6 +567,29 @@ def _check(intake: Intake) -> Response:
         proof, opened_with = protocol.check_proof(signed.key, challenge), name
         break
     answer = protocol.encode_check_answer(signed.partner, proof, opened_with)
+    response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
+    response.headers.update(protocol.response_headers(signed, answer))
+    return response
+
+
+def _outcomes(intake: Intake) -> Response:
+    """A partner fetches the outcomes of its own reports after a cursor (signed both ways).
+
+    The partner is the one whose key signed the request: no body can ask for another's.
+    """
+    settings = intake.settings
+    if request.content_length is None or request.content_length > protocol.MAX_OUTCOMES_BODY:
+        return _error(413, f"an outcomes request has a Content-Length of at most {protocol.MAX_OUTCOMES_BODY} bytes")
+    try:
+        protocol.check_headers(request.headers, settings.partners)
+        body = request.get_data(cache=False)
+        signed = protocol.verify(request.headers, body, settings.partners)
+        since = protocol.decode_outcomes_request(body, signed.partner)
+    except protocol.ProtocolError as e:
+        return _error(e.status, str(e))
+    rows = intake.store.outcomes_since(signed.partner, since, protocol.MAX_OUTCOMES + 1)
+    items = [protocol.Outcome(*row) for row in rows[: protocol.MAX_OUTCOMES]]
+    answer = protocol.encode_outcomes(items, since, more=len(rows) > protocol.MAX_OUTCOMES)
     response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
     response.headers.update(protocol.response_headers(signed, answer))
     return response

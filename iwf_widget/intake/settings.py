@@ -46,6 +46,8 @@ class IntakeSettings:
     #: Bearer tokens for ``/metrics`` and ``/dashboard``; None leaves the route unserved (404).
     metrics_token: str | None = None
     dashboard_token: str | None = None
+    #: The bearer token of the case-system API (``POST /cases/outcome``); None leaves it unserved.
+    cases_token: str | None = None
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any]) -> IntakeSettings:
@@ -63,6 +65,7 @@ class IntakeSettings:
             partner_rate_limit=r.rate("PARTNER_RATE_LIMIT", DEFAULT_PARTNER_RATE_LIMIT),
             metrics_token=r.str("METRICS_TOKEN", default="").strip() or None,
             dashboard_token=r.str("DASHBOARD_TOKEN", default="").strip() or None,
+            cases_token=r.str("CASES_TOKEN", default="").strip() or None,
         )
 
 

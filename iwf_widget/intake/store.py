@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from .. import migrations
 from ..db import create_engine, reader
 from ..protocol import ACCEPTED, DUPLICATE, Result
+from ..reference import for_report
 from .validate import Report
 
 metadata = sa.MetaData()
@@ -36,10 +37,39 @@ reports = sa.Table(
     sa.Column("where_seen", sa.String(16), nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("contact_email", sa.String(254), nullable=False),
+    # The reference the person was given (compact, 12 characters): what they and a case system quote.
+    sa.Column("reference", sa.String(12), nullable=True),
     # Ids are the partner's own: one partner's id never blocks, or reveals, another's report.
     sa.PrimaryKeyConstraint("partner", "id", name="iwf_intake_reports_pkey"),
     sa.Index("iwf_intake_received", "received", "id"),
+    sa.Index("iwf_intake_reference", "reference"),
 )
+
+#: One assessment outcome per report, with the day it was set (no finer time) and a number
+#: that only grows: a partner fetches the outcomes of its reports after the last number it saw.
+outcomes = sa.Table(
+    "iwf_intake_outcomes",
+    metadata,
+    sa.Column("partner", sa.String(64), nullable=False),
+    sa.Column("id", sa.String(32), nullable=False),
+    sa.Column("outcome", sa.String(24), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("partner", "id", name="iwf_intake_outcomes_pkey"),
+    sa.UniqueConstraint("seq", name="iwf_intake_outcomes_seq"),
+    sa.Index("iwf_intake_outcomes_partner_seq", "partner", "seq"),
+)
+
+#: What an analyst may conclude about a report (protocol.OUTCOMES).
+OUTCOME_LOCK = 0x69776F  # "iwo": outcome writers take turns on PostgreSQL
+
+
+class Ambiguous(LookupError):
+    """Two stored reports share a reference (55 bits: rare, but possible); name the partner."""
+
+    def __init__(self, reference: str, partners: t.Sequence[str]) -> None:
+        self.partners = list(partners)
+        super().__init__(reference)
 
 
 class Store:
@@ -101,6 +131,63 @@ class Store:
         with self.engine.connect() as conn:
             return _held(conn, partner, ids)
 
+    def find(self, code: str, partner: str | None = None) -> tuple[str, str] | None:
+        """``(partner, id)`` of the report whose compact reference is ``code``; None if unknown.
+
+        Raises :class:`Ambiguous` when reports of several partners share it and
+        ``partner`` does not choose one.
+        """
+        c = reports.c
+        query = sa.select(c.partner, c.id).where(c.reference == code)
+        if partner is not None:
+            query = query.where(c.partner == partner)
+        with self.engine.connect() as conn:
+            rows = [(r[0], r[1]) for r in conn.execute(query.limit(10))]
+        if len(rows) > 1:
+            raise Ambiguous(code, sorted({r[0] for r in rows}))
+        return rows[0] if rows else None
+
+    def set_outcome(self, partner: str, report_id: str, outcome: str, now: float | None = None) -> int:
+        """Record (or change) a report's outcome; its new sequence number.
+
+        Writers take turns (SQLite's write lock; an advisory lock on PostgreSQL), so
+        numbers are committed in order and a partner reading after number N never
+        misses one committed later with a smaller number.
+        """
+        day = iso(int(time.time() if now is None else now))[:10]
+        o = outcomes.c
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(OUTCOME_LOCK)))
+            seq = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(o.seq), 0))).scalar() or 0) + 1
+            changed = conn.execute(
+                outcomes.update()
+                .where(o.partner == partner, o.id == report_id)
+                .values(outcome=outcome, day=day, seq=seq)
+            )
+            if not changed.rowcount:
+                conn.execute(outcomes.insert().values(partner=partner, id=report_id, outcome=outcome, day=day, seq=seq))
+        return seq
+
+    def outcome(self, partner: str, report_id: str) -> tuple[str, str] | None:
+        """``(outcome, day)`` of one report, if one was set."""
+        o = outcomes.c
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(o.outcome, o.day).where(o.partner == partner, o.id == report_id)).first()
+        return (row[0], row[1]) if row else None
+
+    def outcomes_since(self, partner: str, since: int, limit: int) -> list[tuple[int, str, str, str]]:
+        """``(seq, id, outcome, day)`` of this partner's outcomes numbered after ``since``, in order."""
+        o = outcomes.c
+        query = (
+            sa.select(o.seq, o.id, o.outcome, o.day)
+            .where(o.partner == partner, o.seq > since)
+            .order_by(o.seq)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(query)]
+
     def count(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(reports)).scalar() or 0)
@@ -122,7 +209,6 @@ class Store:
     def export(self, batch: int = 1000) -> t.Iterator[dict[str, t.Any]]:
         """Every stored report, oldest first, as plain JSON-ready dicts."""
         from ..addresses import readable
-        from ..reference import for_report
 
         c = reports.c
         query = sa.select(reports).order_by(c.received, c.id)
@@ -168,6 +254,7 @@ def _row(r: Report, received: int, adjusted: bool = False) -> dict[str, t.Any]:
         "where_seen": r.where_seen,
         "description": r.description,
         "contact_email": r.contact_email,
+        "reference": for_report(r.id).replace("-", ""),
     }
 
 
