@@ -93,7 +93,8 @@ report_status = sa.Table(
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("state", sa.String(24), nullable=False),
-    sa.Column("day", sa.String(10), nullable=False, index=True),
+    sa.Column("day", sa.String(10), nullable=False),
+    sa.Index("iwf_report_status_day", "day"),
 )
 
 

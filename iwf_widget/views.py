@@ -399,8 +399,8 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             example=bidi.isolate(EXAMPLE_REFERENCE),
         )
         return _status_page(400, typed=typed, error=error)
-    # TRANSLATORS: The status page's hidden security code was missing, too old or already used.
     notice = (
+        # TRANSLATORS: Heading on the status page when its hidden security code was missing, too old or used.
         gettext("Not checked yet"),
         gettext("We could not check this page, so we refreshed it. Press “Check” again."),
     )
@@ -433,22 +433,22 @@ def _status_answer(state_name: str) -> tuple[str, ...]:
     """The heading and paragraphs for a state, in plain words with what the person can do next."""
     settings = state().settings
     if state_name == RECEIVED:
-        # TRANSLATORS: Status page: the report is stored by the partner's site, not yet passed on to the hotline.
         return (
+            # TRANSLATORS: Status page heading: the report is stored by the partner's site, not yet with the hotline.
             gettext("Your report is saved and on its way"),
             gettext(
                 "It is kept safely and will be passed to the hotline's analysts shortly. You do not need to do anything."
             ),
         )
     if state_name == DELIVERED:
-        # TRANSLATORS: Status page: the hotline has the report; no analyst has assessed it yet.
         return (
+            # TRANSLATORS: Status page heading: the hotline has the report; no analyst has assessed it yet.
             gettext("Your report is with the hotline"),
             gettext("It is waiting for an analyst to check it. You can come back later to see what they decided."),
         )
     if state_name == "removal_requested":
-        # TRANSLATORS: Status page: assessed as child sexual abuse; the hotline is having it taken down.
         return (
+            # TRANSLATORS: Status page heading: assessed as child sexual abuse; the hotline is having it taken down.
             gettext("The hotline is having the images removed"),
             gettext(
                 "An analyst checked your report and found child sexual abuse images. The hotline is now working "
@@ -457,8 +457,8 @@ def _status_answer(state_name: str) -> tuple[str, ...]:
             gettext("Thank you: your report helps to protect children."),
         )
     if state_name == "outside_remit":
-        # TRANSLATORS: Status page: assessed, but not something the hotline can have removed.
         return (
+            # TRANSLATORS: Status page heading: assessed, but not something the hotline can have removed.
             gettext("The hotline cannot act on this report"),
             gettext(
                 "An analyst checked your report. What is at that address is not something the hotline can have removed."
@@ -469,8 +469,8 @@ def _status_answer(state_name: str) -> tuple[str, ...]:
             ),
         )
     if state_name == "not_found":
-        # TRANSLATORS: Status page: when the analyst looked, the images were no longer at the address.
         return (
+            # TRANSLATORS: Status page heading: when the analyst looked, the images were no longer at the address.
             gettext("The images were no longer there"),
             gettext(
                 "An analyst checked the web address, but the images had already gone. If you see them again, "
@@ -478,14 +478,15 @@ def _status_answer(state_name: str) -> tuple[str, ...]:
             ),
         )
     if state_name == "duplicate":
-        # TRANSLATORS: Status page: the hotline already had a report of the same images.
         return (
+            # TRANSLATORS: Status page heading: the hotline already had a report of the same images.
             gettext("The hotline already knew about these images"),
             gettext("The hotline's analysts were already dealing with them. Thank you for reporting them."),
         )
-    # TRANSLATORS: Status page: no report with this reference is kept here. %(num)s is a number of days.
     return (
+        # TRANSLATORS: Status page heading: no report with this reference is kept on this site.
         gettext("We found no report with this reference"),
+        # TRANSLATORS: Status page, under "We found no report with this reference". %(num)s is a number of days.
         ngettext(
             "Check that you typed it as you wrote it down. The status of a report is kept for %(num)s day after it "
             "last changed, and only on the website where it was sent.",
@@ -508,8 +509,8 @@ def _day(day: str | None, lang: str) -> str | None:
 
 def _lookup_wait_notice(retry_after: float) -> tuple[str, str]:
     minutes = max(1, math.ceil(retry_after / 60))
-    # TRANSLATORS: Status page: too many lookups in a short time (from one network, or on this site).
     return (
+        # TRANSLATORS: Status page heading: too many lookups in a short time (from one network, or on this site).
         gettext("Please wait before checking again"),
         # TRANSLATORS: %(num)s is a number of minutes, 1 or more.
         ngettext(

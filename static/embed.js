@@ -201,11 +201,13 @@
   function build(e, o, button, lang, blocked) {
     var text = CONFIG.s[lang] || CONFIG.s[CONFIG.d];
     var colour = accent(o.accent || e.getAttribute("data-accent"));
-    var url = BASE + "/form?lang=" + lang + (colour ? "&accent=" + colour : "");
+    // data-page="status": the page where a reporter looks up a reference, embedded like the form.
+    var page = BASE + ((o.page || e.getAttribute("data-page")) === "status" ? "/status" : "/form") + "?lang=" + lang;
+    var url = page + (colour ? "&accent=" + colour : "");
     var dialog = CONFIG.s.dialog;
     if (blocked || button && !dialog) {
       // The page's policy kept out what the embed needs: the plain link to the form.
-      if (e.tagName !== "A") e.appendChild(link(BASE + "/form?lang=" + lang, text[0]));
+      if (e.tagName !== "A") e.appendChild(link(page, text[0]));
       return;
     }
     var box = e;

@@ -280,7 +280,9 @@ def test_intake_stores_no_ip_user_agent_referrer_or_cookie(intake, stored):
         "where_seen",
         "description",
         "contact_email",
+        "reference",  # derived from the id: what the reporter was given
     }
+    assert set(columns["iwf_intake_outcomes"]) == {"partner", "id", "outcome", "day", "seq"}
     for table, names in columns.items():
         assert not [n for n in names if identifying(n)], table
     for row in intake.export():

@@ -558,8 +558,12 @@ def test_an_intake_database_at_0001_upgrades_with_its_reports_intact_and_its_fil
         )
     engine.dispose()
     store = Store(url)
-    assert store.migrated == ["intake: upgraded 0001 -> 0002 (0002)"]
+    assert store.migrated == [f"intake: upgraded 0001 -> {migrations.head(migrations.INTAKE)} (0002, 0003)"]
     assert [r["id"] for r in store.export()] == [f"{n:032x}" for n in range(3)]
+    # Revision 0003 gave each stored report its reference: an outcome can be set by it.
+    from iwf_widget.reference import for_report
+
+    assert store.find(for_report(f"{2:032x}").replace("-", "")) == (PARTNER, f"{2:032x}")
     modes = {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in [tmp_path / "data", *(tmp_path / "data").iterdir()]}
     store.close()
     assert modes["data"] == "0o700" and modes["intake.db"] == "0o600"
