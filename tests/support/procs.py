@@ -272,12 +272,15 @@ class FaultyIntake:
             os.fsync(f.fileno())
 
     def __call__(self, environ: dict[str, t.Any], start_response: t.Callable[..., t.Any]) -> t.Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/v1/reports":
-            return self.app(environ, start_response)
         try:
             mode = json.loads(self.control.read_text())
         except (OSError, ValueError):
             mode = {"mode": "ok"}
+        if environ.get("PATH_INFO") == "/v1/outcomes" and mode["mode"] == "no_outcomes":
+            start_response("404 Not Found", [("Content-Type", "text/html")])  # an intake from before outcomes
+            return [b"<h1>Not Found</h1>"]
+        if environ.get("PATH_INFO") != "/v1/reports":
+            return self.app(environ, start_response)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)
