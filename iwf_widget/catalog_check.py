@@ -31,7 +31,7 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
 from . import bidi
-from .i18n import DOMAIN, LOCALES, RTL
+from .i18n import DOMAIN, LOCALES, REGIONAL, RTL, babel_locale, base
 
 PLACEHOLDER = re.compile(r"%\(\w+\)[sdif]|%[sdif]|\{\w*\}")
 MARKUP = re.compile(r"</?[a-zA-Z][^>]*>")
@@ -89,7 +89,9 @@ def single_count_forms(plural_expr: str) -> frozenset[int]:
     return frozenset(form for form, times in used.items() if times == 1)
 
 
-def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
+def check_language(folder: Path, lang: str, template: Catalog, partial: bool = False) -> list[str]:
+    """``partial``: a regional variant's catalog (``pt_PT``), which translates only what is
+    worded differently in that region; its other strings come from the language's."""
     problems: list[str] = []
     po_path = folder / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
     if not po_path.is_file():
@@ -114,7 +116,8 @@ def check_language(folder: Path, lang: str, template: Catalog) -> list[str]:
         if message.fuzzy:
             problems.append(f"{lang}: fuzzy {label!r}")
         if not all(strings):
-            problems.append(f"{lang}: untranslated {label!r}")
+            if not partial or any(strings):
+                problems.append(f"{lang}: untranslated {label!r}")
             continue
         want_ph = set(PLACEHOLDER.findall(" ".join(ids)))
         want_markup = sorted(MARKUP.findall(ids[0]))
@@ -137,7 +140,7 @@ def _bidi_problems(lang: str, label: str, text: str) -> list[str]:
     problem = bidi.balance_problem(text)
     if problem:
         return [f"{lang}: {label!r} {problem}"]
-    if lang in RTL:
+    if base(lang) in RTL:
         return [
             f"{lang}: {run!r} in {label!r} is not isolated: write it as U+2066 {run} U+2069"
             for run in bidi.unisolated_runs(text)
@@ -185,6 +188,10 @@ def check(folder: Path, languages: t.Iterable[str], source_root: Path | None = N
     for lang in languages:
         if lang != "en":
             problems.extend(check_language(folder, lang, template))
+    for tag in REGIONAL:
+        variant = babel_locale(tag)
+        if base(tag) in languages and (folder / variant).is_dir():
+            problems.extend(check_language(folder, variant, template, partial=True))
     return problems
 
 

@@ -77,11 +77,14 @@ def config(
     uses the partner's default language. ``i`` is the integrity hash of the button
     mode's code, which the snippet loads only when a page has a button.
     """
+    bases = list(dict.fromkeys(i18n.base(code) for code in locales))
     return {
-        "d": default,
-        "o": list(locales),
-        "r": [code for code in locales if code in i18n.RTL],
-        "s": {default: labels(default, catalog)},
+        # Labels are per language (``pt``), the form is asked for in the whole tag (``pt-BR``).
+        "d": i18n.base(default),
+        "t": default,
+        "o": bases,
+        "r": [code for code in bases if code in i18n.RTL],
+        "s": {i18n.base(default): labels(default, catalog)},
         "i": dialog_integrity,
     }
 
@@ -93,7 +96,7 @@ def labels_script(locale: str, catalog: NullTranslations | None = None) -> str:
     Cached per catalog object: a partner's catalogs live as long as its app.
     """
     data = json.dumps(labels(locale, catalog), ensure_ascii=False, separators=(",", ":"))
-    return f"IWFReport.l({json.dumps(locale)},{data});\n"
+    return f"IWFReport.l({json.dumps(i18n.base(locale))},{data});\n"
 
 
 def compact(source: str) -> str:

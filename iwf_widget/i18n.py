@@ -26,6 +26,38 @@ LOCALES: tuple[str, ...] = tuple(
     ["ar", "en", "es", "fr", "hi", "id", "kk", "ln", "mn", "ms", "ne", "ps", "pt", "sw", "uk", "ur", "wo"]
 )
 RTL = frozenset({"ar", "ps", "ur"})
+#: Regional variants negotiated with their region: ``?lang=pt-BR`` is answered in pt-BR, with
+#: ``<html lang="pt-BR">``. A variant's catalog (``translations/pt_BR``) holds only what is
+#: worded differently there; everything else comes from its language's catalog.
+REGIONAL: tuple[str, ...] = ("es-419", "es-ES", "fr-MA", "pt-BR", "pt-PT")
+#: Regions that take a regional variant other than their own code: Spanish in the Americas.
+REGION_ALIASES: dict[str, str] = {
+    f"es-{region}": "es-419"
+    for region in (
+        [
+            "AR",
+            "BO",
+            "CL",
+            "CO",
+            "CR",
+            "CU",
+            "DO",
+            "EC",
+            "GT",
+            "HN",
+            "MX",
+            "NI",
+            "PA",
+            "PE",
+            "PR",
+            "PY",
+            "SV",
+            "US",
+            "UY",
+            "VE",
+        ]
+    )
+}
 #: Where a language lacks a string, the language a reader most likely also reads.
 FALLBACKS: dict[str, tuple[str, ...]] = {
     "wo": ("fr",),
@@ -49,12 +81,32 @@ def resource_dir(name: str) -> Path:
 TRANSLATIONS_DIR = resource_dir("translations")
 
 
+def base(locale: str) -> str:
+    """The language of a tag: ``pt`` for ``pt-BR``."""
+    return locale.split("-", 1)[0]
+
+
+def babel_locale(locale: str) -> str:
+    """The tag as Babel and gettext folders spell it: ``pt_BR``."""
+    return locale.replace("-", "_")
+
+
+def regions(locale: str) -> tuple[str, ...]:
+    """The regional variants of a language (``pt`` -> ``pt-BR``, ``pt-PT``)."""
+    return tuple(tag for tag in REGIONAL if base(tag) == locale)
+
+
 @functools.cache
 def translations(locale: str) -> NullTranslations:
-    """The compiled catalog for ``locale`` with its fallbacks, loaded once per process."""
-    if locale == "en":
+    """The compiled catalog for ``locale`` with its fallbacks, loaded once per process.
+
+    A regional variant is its own catalog (only what differs), then its language's.
+    """
+    if base(locale) == "en":
         return NullTranslations()
-    chain = [locale, *FALLBACKS.get(locale, ())]
+    language = base(locale)
+    chain = [babel_locale(locale)] if locale != language else []
+    chain += [language, *FALLBACKS.get(language, ())]
     loaded = Translations.load(str(TRANSLATIONS_DIR), chain[:1], domain=DOMAIN)
     for fallback in chain[1:]:
         extra = Translations.load(str(TRANSLATIONS_DIR), [fallback], domain=DOMAIN)
@@ -73,14 +125,14 @@ def available() -> tuple[str, ...]:
 
 
 def direction(locale: str) -> str:
-    return "rtl" if locale in RTL else "ltr"
+    return "rtl" if base(locale) in RTL else "ltr"
 
 
 @functools.cache
 def display_name(locale: str) -> str:
     """The language named in itself, for the picker."""
     try:
-        name = Locale.parse(locale).get_display_name(locale) or locale
+        name = Locale.parse(babel_locale(locale)).get_display_name(babel_locale(locale)) or locale
     except (UnknownLocaleError, ValueError):
         return locale
     return name[:1].upper() + name[1:]
@@ -110,11 +162,26 @@ def parse_accept_language(header: str | None) -> list[str]:
 
 
 def match(tag: str | None, offered: t.Iterable[str]) -> str | None:
-    """The offered language for a tag such as ``fr-MA`` or ``pt_BR``, or None."""
-    if not tag:
+    """The offered language for a tag such as ``fr-MA``, ``pt_BR`` or ``es-MX``, or None.
+
+    A known regional variant (:data:`REGIONAL`) is kept when it, or its language, is
+    offered; another region gets its language (``fr-CA`` -> ``fr``); a language offered
+    only as regional variants gets the first of them (``pt`` -> ``pt-BR``).
+    """
+    if not tag or len(tag) > 35:
         return None
-    base = tag.replace("_", "-").split("-")[0].strip().lower()
-    return base if base in offered else None
+    offered = list(offered)
+    parts = tag.replace("_", "-").strip().split("-")
+    language = parts[0].lower()
+    # The region is the first two-letter or three-digit subtag (a script, "Latn", may come first).
+    region = next((p.upper() for p in parts[1:] if len(p) == 2 and p.isalpha() or len(p) == 3 and p.isdigit()), "")
+    regional = f"{language}-{region}" if region else ""
+    regional = REGION_ALIASES.get(regional, regional)
+    if regional in REGIONAL and (regional in offered or language in offered):
+        return regional
+    if language in offered:
+        return language
+    return next((code for code in offered if base(code) == language), None)
 
 
 def negotiate(requested: str | None, accept_language: str | None, offered: t.Sequence[str], default: str) -> str:
@@ -138,15 +205,15 @@ def number(value: int | float) -> str:
     """
 
     lang = g.get("iwf_lang", "en")
-    written = format_decimal(value, locale=lang)
-    return isolate(written) if lang in RTL else written
+    written = format_decimal(value, locale=babel_locale(lang))
+    return isolate(written) if base(lang) in RTL else written
 
 
 def format_day(day: str, lang: str) -> str:
     """A ``YYYY-MM-DD`` day written out the language's way (3 December 2026); ValueError if not a day."""
     when = datetime.date.fromisoformat(day)
     try:
-        return format_date(when, format="long", locale=lang)
+        return format_date(when, format="long", locale=babel_locale(lang))
     except (UnknownLocaleError, ValueError):
         return format_date(when, format="long", locale="en")
 

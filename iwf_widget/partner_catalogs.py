@@ -38,20 +38,29 @@ def load(folder: str | Path, offered: t.Sequence[str]) -> dict[str, NullTranslat
     """Each language's partner catalog, falling back to the shipped one."""
     root = Path(folder)
     out: dict[str, NullTranslations] = {}
+    found: dict[str, bytes] = {}
     for lang_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        lang = lang_dir.name
+        lang = lang_dir.name.replace("_", "-")  # gettext's pt_BR is the page's pt-BR
         po, mo = (lang_dir / "LC_MESSAGES" / f"{i18n.DOMAIN}{ext}" for ext in (".po", ".mo"))
         path = mo if mo.is_file() else po
         if not path.is_file():
             continue
-        if lang not in offered:
+        if i18n.match(lang, offered) != lang:
             raise CatalogError(f"{path}: {lang!r} is not an offered language (one of {' '.join(offered)})")
         catalog = _read(path, lang)
         _check(path, catalog)
         compiled = io.BytesIO()
         write_mo(compiled, catalog)
-        compiled.seek(0)
-        own = Translations(compiled, domain=i18n.DOMAIN)
+        found[lang] = compiled.getvalue()
+    # A language's wording also serves its regional variants (a pt catalog, pages in pt-BR),
+    # before their shipped catalogs; a variant's own catalog comes first.
+    for lang in [*found, *(tag for code in list(found) for tag in i18n.regions(code))]:
+        if lang in out:
+            continue
+        chain = [found[code] for code in dict.fromkeys((lang, i18n.base(lang))) if code in found]
+        own = Translations(io.BytesIO(chain[0]), domain=i18n.DOMAIN)
+        for more in chain[1:]:
+            own.add_fallback(Translations(io.BytesIO(more), domain=i18n.DOMAIN))
         own.add_fallback(i18n.translations(lang))
         out[lang] = own
     return out

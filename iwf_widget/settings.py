@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from .i18n import LOCALES
+from .i18n import LOCALES, REGIONAL, base, match, regions
 
 PREFIX = "IWF_WIDGET_"
 DEFAULT_EXIT_URL = "https://duckduckgo.com/"
@@ -88,18 +88,19 @@ class Settings:
     support_texts: tuple[tuple[str, str], ...] = ()
 
     def help_for(self, lang: str) -> str:
-        """The partner's help text for a page in ``lang``: its own, else ``HELP_TEXT``.
+        """The partner's help text for a page in ``lang``: its own, its language's
+        (``pt`` for ``pt-BR``), else ``HELP_TEXT``.
 
         ``HELP_TEXT`` is in whatever language the partner wrote it in, so it gets no
         ``lang`` of its own; ``dir="auto"`` gives it the direction of its first words.
         """
-        return dict(self.help_texts).get(lang) or self.help_text
+        return _for(self.help_texts, lang) or self.help_text
 
     def support_for(self, lang: str) -> str:
-        return dict(self.support_texts).get(lang) or self.support_text
+        return _for(self.support_texts, lang) or self.support_text
 
     def emergency_number_for(self, lang: str) -> str:
-        return dict(self.emergency_numbers).get(lang) or self.emergency_number
+        return _for(self.emergency_numbers, lang) or self.emergency_number
 
     @classmethod
     def from_mapping(cls, config: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True) -> Settings:
@@ -111,12 +112,14 @@ class Settings:
         r = Reader(config)
         locales = r.list("LOCALES", default=list(LOCALES))
         for code in locales:
-            if code not in LOCALES:
-                raise ConfigError(PREFIX + "LOCALES", f"{code!r} is not one of {' '.join(LOCALES)}")
+            if code not in LOCALES and code not in REGIONAL:
+                raise ConfigError(
+                    PREFIX + "LOCALES", f"{code!r} is not one of {' '.join(LOCALES)} (or {' '.join(REGIONAL)})"
+                )
         if not locales:
             raise ConfigError(PREFIX + "LOCALES", "name at least one language")
         default_locale = r.str("DEFAULT_LOCALE", default="en")
-        if default_locale not in locales:
+        if match(default_locale, locales) != default_locale:
             raise ConfigError(PREFIX + "DEFAULT_LOCALE", f"{default_locale!r} is not among the offered languages")
         partner_id = r.str("PARTNER_ID")
         if not PARTNER_ID.match(partner_id):
@@ -134,7 +137,11 @@ class Settings:
         rate_limit = r.rate("RATE_LIMIT", DEFAULT_RATE_LIMIT)
         outbox = outbox_url(config, instance_path)
         per_language = {
-            key: tuple((code, value) for code in locales if (value := r.str(f"{key}_{language_key(code)}", default="")))
+            key: tuple(
+                (code, value)
+                for code in _with_regions(locales)
+                if (value := r.str(f"{key}_{language_key(code)}", default=""))
+            )
             for key in PER_LANGUAGE
         }
         translations_dir = r.str("TRANSLATIONS_DIR", default="") or None
@@ -179,6 +186,21 @@ class Settings:
             support_text=r.str("SUPPORT_TEXT", default=""),
             support_texts=per_language["SUPPORT_TEXT"],
         )
+
+
+def _for(values: tuple[tuple[str, str], ...], lang: str) -> str:
+    found = dict(values)
+    return found.get(lang) or found.get(base(lang)) or ""
+
+
+def _with_regions(locales: t.Iterable[str]) -> list[str]:
+    """The offered languages and the regional variants they answer for."""
+    out: list[str] = []
+    for code in locales:
+        for tag in (code, *regions(code)):
+            if tag not in out:
+                out.append(tag)
+    return out
 
 
 def language_key(code: str) -> str:
@@ -392,7 +414,7 @@ KNOWN_KEYS = (
             "CASES_TOKEN",
         ]
     )
-    | frozenset(f"{PREFIX}{key}_{language_key(code)}" for key in PER_LANGUAGE for code in LOCALES)
+    | frozenset(f"{PREFIX}{key}_{language_key(code)}" for key in PER_LANGUAGE for code in (*LOCALES, *REGIONAL))
 )
 READ_KEYS: set[str] = set()
 _WARNED: set[str] = set()

@@ -129,6 +129,7 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
         asset=_asset_url,
         inline_style=st.inline_style.css,
         languages=[(code, i18n.display_name(code)) for code in st.settings.locales],
+        language_name=i18n.display_name(lang),
         origins=" ".join(st.settings.allowed_origins),
         theme=url_for("iwf_widget.theme_css", accent=g.iwf_accent) if g.get("iwf_accent") else None,
         **context,

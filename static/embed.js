@@ -77,15 +77,17 @@
   }
 
   // data-lang, then the lang of a plain link's address, then the page's, then the browser's.
-  function language(e, o) {
+  // The snippet's labels are the language's; the form gets the whole tag (pt-BR, es-419),
+  // which the server answers with that region's wording where it differs.
+  function language(e, o, whole) {
     var tags = [o.lang, e.getAttribute("data-lang")];
     try { tags.push(new URL(e.href).searchParams.get("lang")); } catch (x) { /* not a link */ }
     tags = tags.concat(get("documentElement").lang, navigator.languages);
     for (var i = 0; i < tags.length; i++) {
-      var base = String(tags[i] || "").toLowerCase().split(/[-_]/)[0];
-      if (CONFIG.o.indexOf(base) >= 0) return base;
+      var tag = String(tags[i] || ""), base = tag.toLowerCase().split(/[-_]/)[0];
+      if (CONFIG.o.indexOf(base) >= 0) return whole && /^[a-z]{2,3}([-_][a-z0-9]{2,8}){0,3}$/i.test(tag) ? tag : base;
     }
-    return CONFIG.d;
+    return whole ? CONFIG.t : CONFIG.d;
   }
 
   // A colour's hex digits, or "". The server keeps it only if white text on it has 4.5:1
@@ -202,7 +204,8 @@
     var text = CONFIG.s[lang] || CONFIG.s[CONFIG.d];
     var colour = accent(o.accent || e.getAttribute("data-accent"));
     // data-page="status": the page where a reporter looks up a reference, embedded like the form.
-    var page = BASE + ((o.page || e.getAttribute("data-page")) === "status" ? "/status" : "/form") + "?lang=" + lang;
+    var page = BASE + ((o.page || e.getAttribute("data-page")) === "status" ? "/status" : "/form") + "?lang=" +
+      encodeURIComponent(language(e, o, 1));
     var url = page + (colour ? "&accent=" + colour : "");
     var dialog = CONFIG.s.dialog;
     if (blocked || button && !dialog) {
