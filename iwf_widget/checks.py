@@ -34,7 +34,9 @@ class Check:
     message: str = ""  # the problem and its fix, when not ok
 
     def line(self) -> str:
-        return f"ok    {self.name}" if self.ok else f"FAIL  {self.name}: {self.message}"
+        if self.ok:
+            return f"ok    {self.name}: {self.message}" if self.message else f"ok    {self.name}"
+        return f"FAIL  {self.name}: {self.message}"
 
 
 def run(environ: t.Mapping[str, str], instance_path: str, page: str | None = None) -> list[Check]:
@@ -47,12 +49,33 @@ def run(environ: t.Mapping[str, str], instance_path: str, page: str | None = Non
         names = ["outbox", "intake", "partner", "intake key"] + (["page"] if page else [])
         return results + [Check(n, False, "not checked: fix the settings first") for n in names]
     unknown = unknown_keys(environ)
-    results = [Check("settings", not unknown, "; ".join(unknown))]
+    results = [Check("settings", not unknown, "; ".join(unknown)), languages(settings)]
     results.append(outbox(settings))
     results += intake(settings)
     if page is not None:
         results.append(embedding(settings, page))
     return results
+
+
+# -- the languages ----------------------------------------------------------------
+
+
+def languages(settings: Settings) -> Check:
+    """Which offered languages a native speaker has reviewed, and which need it (a note, never a failure:
+    naming a language that needs review in IWF_WIDGET_LOCALES already stops start-up)."""
+    from .i18n import base
+    from .reviews import NEEDS_REVIEW, REVIEWED, catalog_version, load
+
+    reviews = load()
+    offered = list(dict.fromkeys(base(code) for code in settings.locales if base(code) != "en"))
+    needing = [code for code in offered if code in reviews and reviews[code].state == NEEDS_REVIEW]
+    reviewed = [
+        code for code in offered if code in reviews and reviews[code].effective(catalog_version(code)) == REVIEWED
+    ]
+    note = f"{len(offered) + 1} offered, {len(reviewed)} reviewed by a native speaker"
+    if needing:
+        note += f"; {', '.join(needing)} need review (translations/STATUS.md)"
+    return Check("languages", True, note)
 
 
 # -- the outbox -----------------------------------------------------------------

@@ -83,7 +83,7 @@ def config(
         "d": i18n.base(default),
         "t": default,
         "o": bases,
-        "r": [code for code in bases if code in i18n.RTL],
+        "r": [code for code in bases if i18n.direction(code) == "rtl"],
         "s": {i18n.base(default): labels(default, catalog)},
         "i": dialog_integrity,
     }

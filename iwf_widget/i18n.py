@@ -96,6 +96,31 @@ def regions(locale: str) -> tuple[str, ...]:
     return tuple(tag for tag in REGIONAL if base(tag) == locale)
 
 
+def _compiled(folder: str) -> Translations | None:
+    """One shipped catalog, by its exact folder name.
+
+    Not through gettext's search, which expands ``pt`` to ``pt_PT`` first (the C
+    library's locale aliases) and would answer Portuguese with Portugal's variant.
+    """
+    path = TRANSLATIONS_DIR / folder / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        loaded = Translations(f, domain=DOMAIN)
+    if "_" in folder:
+        _drop_untranslated_plurals(loaded)
+    return loaded
+
+
+def _drop_untranslated_plurals(catalog: Translations) -> None:
+    """A regional catalog leaves most strings to its language; Babel compiles an empty
+    plural as the English itself, which would answer before the language could."""
+    messages = catalog._catalog
+    plural = {key[0] for key, text in messages.items() if isinstance(key, tuple) and key[1] == 0 and text == key[0]}
+    for key in [key for key in messages if isinstance(key, tuple) and key[0] in plural]:
+        del messages[key]
+
+
 @functools.cache
 def translations(locale: str) -> NullTranslations:
     """The compiled catalog for ``locale`` with its fallbacks, loaded once per process.
@@ -107,11 +132,12 @@ def translations(locale: str) -> NullTranslations:
     language = base(locale)
     chain = [babel_locale(locale)] if locale != language else []
     chain += [language, *FALLBACKS.get(language, ())]
-    loaded = Translations.load(str(TRANSLATIONS_DIR), chain[:1], domain=DOMAIN)
-    for fallback in chain[1:]:
-        extra = Translations.load(str(TRANSLATIONS_DIR), [fallback], domain=DOMAIN)
-        if isinstance(extra, Translations):
-            loaded.add_fallback(extra)
+    found = [catalog for catalog in map(_compiled, chain) if catalog is not None]
+    if not found:
+        return NullTranslations()
+    loaded = found[0]
+    for extra in found[1:]:
+        loaded.add_fallback(extra)
     return loaded
 
 
@@ -124,8 +150,16 @@ def available() -> tuple[str, ...]:
     return tuple(c for c in LOCALES if c in found)
 
 
+@functools.cache
 def direction(locale: str) -> str:
-    return "rtl" if base(locale) in RTL else "ltr"
+    """``rtl`` for Arabic, Pashto, Urdu, and any other language CLDR writes right to left."""
+    if base(locale) in RTL:
+        return "rtl"
+    try:
+        rtl = Locale.parse(babel_locale(locale)).character_order == "right-to-left"
+    except (UnknownLocaleError, ValueError):
+        rtl = False
+    return "rtl" if rtl else "ltr"
 
 
 @functools.cache

@@ -49,6 +49,8 @@ def load(folder: str | Path, offered: t.Sequence[str]) -> dict[str, NullTranslat
             raise CatalogError(f"{path}: {lang!r} is not an offered language (one of {' '.join(offered)})")
         catalog = _read(path, lang)
         _check(path, catalog)
+        if i18n.base(lang) not in i18n.LOCALES:
+            _complete(path, catalog)
         compiled = io.BytesIO()
         write_mo(compiled, catalog)
         found[lang] = compiled.getvalue()
@@ -64,6 +66,20 @@ def load(folder: str | Path, offered: t.Sequence[str]) -> dict[str, NullTranslat
         own.add_fallback(i18n.translations(lang))
         out[lang] = own
     return out
+
+
+def _complete(path: Path, catalog: Catalog) -> None:
+    """A language the package does not ship has nothing to fall back on but English:
+    its catalog must translate every string a person can meet."""
+    with (i18n.TRANSLATIONS_DIR / f"{i18n.DOMAIN}.pot").open("rb") as f:
+        template = read_po(f)
+    for message in template:
+        if message.id and not catalog.get(message.id, message.context):
+            shown = message.id if isinstance(message.id, str) else message.id[0]
+            raise CatalogError(
+                f"{path}: {shown[:60]!r} is not translated; a language the widget does not ship "
+                "needs every string (start from the shipped template: pybabel init -i translations/iwf_widget.pot)"
+            )
 
 
 def _read(path: Path, lang: str) -> Catalog:

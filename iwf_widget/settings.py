@@ -110,14 +110,22 @@ class Settings:
         the intake's public key may then be absent.
         """
         r = Reader(config)
+        translations_dir = r.str("TRANSLATIONS_DIR", default="") or None
+        if translations_dir and not os.path.isdir(translations_dir):
+            raise ConfigError(PREFIX + "TRANSLATIONS_DIR", f"{translations_dir!r} is not a folder")
         locales = r.list("LOCALES", default=list(LOCALES))
         for code in locales:
-            if code not in LOCALES and code not in REGIONAL:
+            if code not in LOCALES and code not in REGIONAL and not _partner_language(translations_dir, code):
                 raise ConfigError(
-                    PREFIX + "LOCALES", f"{code!r} is not one of {' '.join(LOCALES)} (or {' '.join(REGIONAL)})"
+                    PREFIX + "LOCALES",
+                    f"{code!r} is not one of {' '.join(LOCALES)} (or {' '.join(REGIONAL)}); another language "
+                    "needs its complete catalog in IWF_WIDGET_TRANSLATIONS_DIR",
                 )
         if not locales:
             raise ConfigError(PREFIX + "LOCALES", "name at least one language")
+        unreviewed = tuple(r.list("UNREVIEWED_LOCALES", default=[]))
+        if r.raw("LOCALES", None) is not None:
+            _refuse_needing_review(locales, unreviewed)
         default_locale = r.str("DEFAULT_LOCALE", default="en")
         if match(default_locale, locales) != default_locale:
             raise ConfigError(PREFIX + "DEFAULT_LOCALE", f"{default_locale!r} is not among the offered languages")
@@ -144,9 +152,6 @@ class Settings:
             )
             for key in PER_LANGUAGE
         }
-        translations_dir = r.str("TRANSLATIONS_DIR", default="") or None
-        if translations_dir and not os.path.isdir(translations_dir):
-            raise ConfigError(PREFIX + "TRANSLATIONS_DIR", f"{translations_dir!r} is not a folder")
         return cls(
             partner_id=partner_id,
             intake_url=r.url("INTAKE_URL").rstrip("/"),
@@ -186,6 +191,30 @@ class Settings:
             support_text=r.str("SUPPORT_TEXT", default=""),
             support_texts=per_language["SUPPORT_TEXT"],
         )
+
+
+def _refuse_needing_review(locales: t.Sequence[str], allowed: t.Sequence[str]) -> None:
+    """A language whose catalog is marked ``needs-review`` (translations/REVIEWS.toml) is
+    offered only when the partner says so, in ``UNREVIEWED_LOCALES``, as well."""
+    from .reviews import needing_review
+
+    needing = needing_review()
+    for code in locales:
+        if base(code) in needing and code not in allowed and base(code) not in allowed:
+            raise ConfigError(
+                PREFIX + "LOCALES",
+                f"{code!r} needs review ({needing[base(code)]}): have a native speaker review it first "
+                f"(translations/STATUS.md), or also list it in {PREFIX}UNREVIEWED_LOCALES to offer it as it is",
+            )
+
+
+def _partner_language(folder: str | None, code: str) -> bool:
+    """A language the package does not ship, offered with the partner's own catalog
+    (which partner_catalogs.load then requires to be complete)."""
+    if not folder or not re.fullmatch(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?", code):
+        return False
+    messages = os.path.join(folder, code.replace("-", "_"), "LC_MESSAGES")
+    return any(os.path.isfile(os.path.join(messages, f"iwf_widget{ext}")) for ext in (".po", ".mo"))
 
 
 def _for(values: tuple[tuple[str, str], ...], lang: str) -> str:
@@ -390,6 +419,7 @@ KNOWN_KEYS = (
             "BACKOFF_MAX",
             "INSTANCE",
             "TRANSLATIONS_DIR",
+            "UNREVIEWED_LOCALES",
             "STATUS_DAYS",
             "OUTCOMES_INTERVAL",
             "STATUS_RATE_LIMIT",

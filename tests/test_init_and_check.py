@@ -242,6 +242,7 @@ def test_the_registration_line_init_prints_is_accepted_by_a_real_intake_and_all_
     status, lines = partner.check("--page", PAGE_ORIGIN + "/signaler.html")
     assert lines == {
         "settings": "ok",
+        "languages": "ok",
         "outbox": "ok",
         "intake": "ok",
         "partner": "ok",

@@ -95,7 +95,9 @@ def test_lang_parameter_wins_over_the_browser_and_unknown_ones_fall_back(client)
 
 
 def test_partner_chooses_the_languages_and_the_default(make_app):
-    client = make_app(IWF_WIDGET_LOCALES="fr,ar,wo", IWF_WIDGET_DEFAULT_LOCALE="fr").test_client()
+    client = make_app(
+        IWF_WIDGET_LOCALES="fr,ar,wo", IWF_WIDGET_UNREVIEWED_LOCALES="wo", IWF_WIDGET_DEFAULT_LOCALE="fr"
+    ).test_client()
     assert lang_of(client.get("/report/form?lang=es").get_data(as_text=True)) == "fr"
     assert lang_of(client.get("/report/form", headers={"Accept-Language": "de"}).get_data(as_text=True)) == "fr"
     page = client.get("/report/form?lang=wo&step=language").get_data(as_text=True)

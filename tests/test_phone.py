@@ -49,6 +49,7 @@ def sites(tmp_path_factory, keypair) -> t.Iterator[Sites]:
         IWF_WIDGET_ALLOWED_ORIGINS=host,
         IWF_WIDGET_EXIT_URL=f"{host}/exit.html",
         IWF_WIDGET_LOCALES="en,fr,ar,ur,ps,kk,sw,hi",
+        IWF_WIDGET_UNREVIEWED_LOCALES="ps",
         IWF_WIDGET_EMERGENCY_NUMBER="0800 123 456",
         IWF_WIDGET_HELP_TEXT="Appelez la ligne d'écoute au 0800 123 456, ouverte tous les jours.",
     )
