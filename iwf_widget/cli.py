@@ -214,6 +214,23 @@ def intake_outcome(reference: str, outcome: str, partner: str | None) -> None:
     click.echo(f"{done.reference}: {done.outcome} (a report from {done.partner})")
 
 
+@main.command("review-kit")
+@click.option("--lang", required=True, help="The language to review, such as wo.")
+@click.option("--out", "out", required=True, metavar="DIR", help="Where to write review-LANG.html.")
+def review_kit(lang: str, out: str) -> None:
+    """A self-contained page for a native reviewer: every step of the form in LANG, each beside its strings.
+
+    Needs Playwright and Chromium (pip install 'iwf-widget[review]'; apt install chromium).
+    """
+    from .review_kit import KitError, make
+
+    try:
+        path = make(lang, out)
+    except KitError as e:
+        raise StartupFailed(str(e)) from None
+    click.echo(f"wrote {path}")
+
+
 def _write_stats(title: str, intro: str, charts: t.Any, lang: str, html: str | None) -> None:
     from . import charts as drawing
     from .stats import empty_text
