@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 import typing as t
 
@@ -130,10 +131,35 @@ def serve(host: str, port: int, threads: int) -> None:
     state = ReportWidget.state(app)
     _check_in_background(app.instance_path)
     state.ensure_forwarder()  # resume forwarding at once after a restart, not at the first visit
+    hub = app.extensions.get("iwf_hub")
+    if hub is not None:
+        hub.ensure_forwarders()
+        _reload_on_hangup(hub)
     try:
         _serve(server, "iwf-widget serving the widget", server_url(server) + "/report/form")
     finally:
         state.stop_forwarder()
+        if hub is not None:
+            hub.stop_forwarders()
+
+
+def _reload_on_hangup(hub: t.Any) -> None:
+    """``kill -HUP``: read the partners file again, beside the requests being served."""
+    from .settings import ConfigError
+
+    log = logging.getLogger("iwf_widget")
+
+    def reload() -> None:
+        try:
+            changes = hub.reload()
+        except ConfigError as e:
+            log.error("partners file not reloaded, the partners stay as they were: %s", e)
+            return
+        hub.ensure_forwarders()
+        log.warning("partners file reloaded: %s", "; ".join(changes) or "no change")
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: threading.Thread(target=reload, daemon=True).start())
 
 
 @main.command()
@@ -506,6 +532,7 @@ def _ask(value: str | None, flag: str, prompt: str, default: str | None = None) 
     help="The settings file to write.",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing settings file.")
+@click.option("--hub", is_flag=True, help="Print a [partners.<id>] block for a hub's IWF_WIDGET_PARTNERS_FILE instead.")
 def init(
     partner_id: str | None,
     intake_url: str | None,
@@ -514,6 +541,7 @@ def init(
     widget_url: str | None,
     output: str,
     force: bool,
+    hub: bool,
 ) -> None:
     """Write a new partner's settings file (mode 0600) with a fresh signing key.
 
@@ -526,6 +554,9 @@ def init(
 
     from .settings import ConfigError, Settings
 
+    if hub:
+        _init_hub_partner(partner_id, allowed_origins, widget_url)
+        return
     if os.path.exists(output) and not force:
         raise StartupFailed(f"{output} exists; pass --force to overwrite it (its signing key will be replaced)")
     values = {
@@ -573,6 +604,41 @@ def init(
     click.echo(f'<script src="{widget}/embed.js" async></script>')
     click.echo("")
     click.echo(f"Then: set -a; . ./{os.path.basename(output)}; set +a; iwf-widget check")
+
+
+def _init_hub_partner(partner_id: str | None, allowed_origins: str | None, widget_url: str | None) -> None:
+    """The block for the hub's partners file, the intake's line and the snippet to send the partner."""
+    import secrets
+
+    from .settings import ORIGIN, PARTNER_ID
+
+    partner = _ask(partner_id, "--partner-id", "Partner id at the intake")
+    if not PARTNER_ID.match(partner):
+        raise StartupFailed("--partner-id: use lower-case letters, digits, '.', '_' or '-' (at most 64)")
+    origins = [
+        o.rstrip("/")
+        for o in _ask(allowed_origins, "--allowed-origins", "Origins whose pages embed the form (comma-separated)")
+        .replace(" ", "")
+        .split(",")
+        if o
+    ]
+    for origin in origins:
+        if not ORIGIN.match(origin):
+            raise StartupFailed(f"--allowed-origins: {origin!r} is not an origin like https://partner.example")
+    widget = _ask(widget_url, "--widget-url", "Where the hub's widget answers", "http://127.0.0.1:8000/report")
+    key = secrets.token_urlsafe(32)
+    click.echo("Add this block to the hub's IWF_WIDGET_PARTNERS_FILE (then kill -HUP the server):")
+    click.echo(f"[partners.{partner}]")
+    click.echo(f'signing_key = "{key}"')
+    click.echo(f"allowed_origins = {json.dumps(origins)}")
+    click.echo('# locales = ["fr", "en"], default_locale = "fr", help_text = {fr = "..."}, exit_url = "..."')
+    click.echo("")
+    click.echo("Merge this into the intake's IWF_INTAKE_PARTNERS:")
+    click.echo(f"'{json.dumps({partner: [key]})}'")
+    click.echo("")
+    click.echo("Send the partner this snippet for its pages:")
+    click.echo("<div data-iwf-report></div>")
+    click.echo(f'<script src="{widget.rstrip("/")}/p/{partner}/embed.js" async></script>')
 
 
 @main.command()

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from . import headers, hosts, partner_catalogs
 from .embed import sha256_source
+from .hosts import HUB
 from .i18n import resource_dir
 from .lograte import EveryMinute
 from .outbox import Outbox
@@ -32,13 +33,15 @@ from .work import ProofOfWork
 class WidgetState:
     """Everything the views need, built once at start-up."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, outbox: Outbox | None = None, hub: bool = False) -> None:
+        """``outbox``: one already open (a hub's partners share theirs); ``hub``: one of a hub's partners."""
         self.settings = settings
-        if settings.redis_url and not settings.redis_persistence_ok:
+        self.in_hub = hub
+        if settings.redis_url and not settings.redis_persistence_ok and outbox is None:
             from .redischeck import refuse_persistence
 
             refuse_persistence(settings.redis_url)
-        self.outbox = Outbox(settings.outbox_url)
+        self.outbox = outbox or Outbox(settings.outbox_url)
         #: One log line per kind of trouble per minute (a monitor polling a failing health check).
         self.throttled = EveryMinute(logging.getLogger("iwf_widget"))
         self.signer = TokenSigner(
@@ -100,7 +103,7 @@ class WidgetState:
                 return
             from .forwarder import Forwarder
 
-            self._forwarder = Forwarder(self.settings, self.outbox)
+            self._forwarder = Forwarder(self.settings, self.outbox, named=self.in_hub)
             self._forwarder.start()
             self._forwarder_pid = os.getpid()
 
@@ -244,6 +247,15 @@ class ReportWidget:
         app.extensions["iwf_widget"] = state
         prefix = (self.url_prefix if url_prefix is None else url_prefix).rstrip("/")
         app.register_blueprint(blueprint, url_prefix=prefix, subdomain=subdomain)
+        partners_file = config.get("IWF_WIDGET_PARTNERS_FILE")
+        if partners_file:
+            from .hub import Hub
+
+            hub = Hub(str(partners_file), config, app.instance_path, state.outbox)
+            app.extensions["iwf_hub"] = hub
+            # The same routes again, per partner: /report/p/<partner_id>/form, ...
+            app.register_blueprint(blueprint, url_prefix=prefix + "/p/<partner_id>", subdomain=subdomain, name=HUB)
+            weakref.finalize(app, hub.stop_forwarders)
         app.after_request(_unrouted_headers(prefix, subdomain))
         hosts.first_hook(app, MAX_BODY)
         hosts.befriend(app, warn=True)
@@ -261,4 +273,16 @@ class ReportWidget:
 
     def stop_forwarder(self, app: Flask | None = None) -> None:
         """Stop this process's forwarder; reports left wait in the outbox for the next one."""
-        self.state(app or current_app).stop_forwarder()
+        app = app or current_app
+        self.state(app).stop_forwarder()
+        hub = app.extensions.get("iwf_hub")
+        if hub is not None:
+            hub.stop_forwarders()
+
+    def reload_partners(self, app: Flask | None = None) -> list[str]:
+        """Read ``IWF_WIDGET_PARTNERS_FILE`` again (hub mode); what changed.
+
+        A file with an error raises :class:`~iwf_widget.settings.ConfigError` and changes nothing.
+        """
+        hub = (app or current_app).extensions.get("iwf_hub")
+        return hub.reload() if hub is not None else []

@@ -148,8 +148,12 @@ class _DeadlineTransport(httpx.HTTPTransport):
 class Forwarder:
     """One sender: ``start()`` runs it in a daemon thread, ``run_once()`` does one pass."""
 
-    def __init__(self, settings: Settings, outbox: Outbox, owner: str | None = None) -> None:
+    def __init__(self, settings: Settings, outbox: Outbox, owner: str | None = None, named: bool = False) -> None:
+        """``named``: every log line starts with the partner's id (a hub forwards for many)."""
         self.settings = settings
+        self.log: logging.Logger | logging.LoggerAdapter[logging.Logger] = (
+            _Named(log, settings.partner_id) if named else log
+        )
         self.outbox = outbox
         self.owner = owner or f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
         self.url = settings.intake_url + protocol.PATH
@@ -177,7 +181,7 @@ class Forwarder:
         self._acked_at = 0.0
         self._pass_acked = False
         #: One line per kind of failure per minute, not one per pass.
-        self.throttled = EveryMinute(log)
+        self.throttled = EveryMinute(self.log)
         self._failures = 0
         self._paused_until = 0.0
         self._wake = threading.Event()
@@ -214,7 +218,7 @@ class Forwarder:
             except Exception as e:  # a database hiccup must not end the thread
                 # One line per kind a minute (a full disk fails every pass); the traceback at debug level.
                 self.throttled.log(logging.ERROR, ("pass", type(e).__name__), "forwarding pass failed: %s", _brief(e))
-                log.debug("forwarding pass failed", exc_info=True)
+                self.log.debug("forwarding pass failed", exc_info=True)
                 self._pause(self._backoff(self._failures))
                 self._failures += 1
                 summary = {}
@@ -265,7 +269,9 @@ class Forwarder:
         if paused > 0:
             summary["retry_in"] = paused
             return summary
-        claimed = self.outbox.claim(self.owner, self.settings.batch_size, self.lease_seconds, self._holding())
+        claimed = self.outbox.claim(
+            self.owner, self.settings.batch_size, self.lease_seconds, self._holding(), self.settings.partner_id
+        )
         summary["claimed"] = len(claimed)
         for chunk in _by_size(claimed, protocol.MAX_BODY - 4096):
             if summary["error"]:  # the intake is not answering: give the rest back
@@ -318,7 +324,7 @@ class Forwarder:
         """Ask the intake for the outcomes of this partner's reports since the last one fetched,
         and record them on the reports' statuses; how many arrived."""
         partner = self.settings.partner_id
-        cursor = self.outbox.outcomes_cursor()
+        cursor = self.outbox.outcomes_cursor(partner)
         total = 0
         for _ in range(max_pages):
             body = protocol.encode_outcomes_request(partner, cursor)
@@ -330,12 +336,14 @@ class Forwarder:
                 who = "the intake" if answer.signed else "not the intake answering"
                 raise OutcomesUnavailable(f"{who}: HTTP {answer.status} from {self.outcomes_url}")
             items, cursor, more = protocol.decode_outcomes(answer.body)
-            self.outbox.record_outcomes([(self.status_keys.for_report(o.id), o.outcome, o.day) for o in items], cursor)
+            self.outbox.record_outcomes(
+                [(self.status_keys.for_report(o.id), o.outcome, o.day) for o in items], cursor, partner
+            )
             total += len(items)
             if not more:
                 break
         if total:
-            log.info("%d outcome(s) fetched from the intake", total)
+            self.log.info("%d outcome(s) fetched from the intake", total)
         return total
 
     def _release_dead_leases(self) -> None:
@@ -344,7 +352,9 @@ class Forwarder:
         gone = [owner for owner in self.outbox.leases() if _dead_here(owner, self.owner)]
         if gone:
             released = self.outbox.release(gone)
-            log.info("released %d report(s) leased by forwarder(s) no longer running: %s", released, ", ".join(gone))
+            self.log.info(
+                "released %d report(s) leased by forwarder(s) no longer running: %s", released, ", ".join(gone)
+            )
         self._released = True
 
     # -- one request ----------------------------------------------------------
@@ -402,7 +412,7 @@ class Forwarder:
             self._halve(chunk, chunk, summary)
         elif status in (400, 413):
             reason = f"the intake refused it (HTTP {status}: {_error_of(answer.body)})"
-            log.error("report %s moved to failed: %s", chunk[0].id, reason)
+            self.log.error("report %s moved to failed: %s", chunk[0].id, reason)
             self._forget(chunk)
             self.outbox.fail({chunk[0].id: reason})
             summary["rejected"] += 1
@@ -461,7 +471,7 @@ class Forwarder:
             report = chunk[0]
             if answer.signed and answer.status == 500 and self._acked_at > self._streaks[report.id][1]:
                 reason = f"the intake failed on this report alone {int(worst)} times ({error})"
-                log.error("report %s moved to failed: %s", report.id, reason)
+                self.log.error("report %s moved to failed: %s", report.id, reason)
                 self._forget(chunk)
                 self.outbox.fail({report.id: reason})
                 summary["rejected"] += 1
@@ -545,7 +555,7 @@ class Forwarder:
             self._acked_at = time.monotonic()
         if rejected:
             for report_id, reason in rejected.items():
-                log.error("report %s moved to failed: %s", report_id, reason)
+                self.log.error("report %s moved to failed: %s", report_id, reason)
             self.outbox.fail(rejected)
             summary["rejected"] += len(rejected)
         recovered = self._failures > 0
@@ -593,6 +603,16 @@ class Forwarder:
 
     def _pause(self, seconds: float) -> None:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+class _Named(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A hub's forwarder: which partner a line is about."""
+
+    def process(self, msg: t.Any, kwargs: t.MutableMapping[str, t.Any]) -> tuple[t.Any, t.MutableMapping[str, t.Any]]:
+        return f"[{self.extra['partner'] if self.extra else ''}] {msg}", kwargs
+
+    def __init__(self, logger: logging.Logger, partner: str) -> None:
+        super().__init__(logger, {"partner": partner})
 
 
 def _dead_here(owner: str, me: str) -> bool:

@@ -21,16 +21,19 @@ from __future__ import annotations
 import logging
 import typing as t
 
-from flask import Flask, current_app, request
+from flask import Blueprint, Flask, current_app, request
 
 log = logging.getLogger("iwf_widget")
 #: The blueprint's name (``iwf_widget.views.blueprint``), which endpoints start with.
 BLUEPRINT = "iwf_widget"
+#: The name of the same blueprint registered again for a hub's partners (``/report/p/<id>/``).
+HUB = "iwf_hub"
+NAMES = (BLUEPRINT, HUB)
 
 
 def is_widget_request() -> bool:
     """True on a request routed to one of the widget's routes."""
-    return request.blueprint == BLUEPRINT
+    return request.blueprint in NAMES
 
 
 def befriend(app: Flask, *, warn: bool = False) -> None:
@@ -45,6 +48,9 @@ def befriend(app: Flask, *, warn: bool = False) -> None:
         exempt = getattr(csrf, "exempt", None)
         if callable(exempt) and blueprint is not None:
             exempt(blueprint)
+            if HUB in app.blueprints:
+                # Flask-WTF exempts by the name a request is routed under: the hub's too.
+                exempt(Blueprint(HUB, __name__))
             done.add(id(csrf))
         elif warn:
             log.warning(
@@ -75,7 +81,7 @@ def first_hook(app: Flask, body_limit: int) -> t.Callable[[], None]:
     """An app-level ``before_request`` placed ahead of the host's own hooks."""
 
     def prepare() -> None:
-        if request.blueprint != BLUEPRINT:
+        if request.blueprint not in NAMES:
             return
         # Before any host hook can read the body (request.form) without the widget's limit.
         request.max_content_length = body_limit

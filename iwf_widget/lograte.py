@@ -20,7 +20,7 @@ MAX_KINDS = 1024
 class EveryMinute:
     """``log(level, kind, message, *args)`` writes at most one line per ``kind`` per ``interval``."""
 
-    def __init__(self, logger: logging.Logger, interval: float = 60.0) -> None:
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[logging.Logger], interval: float = 60.0) -> None:
         self.logger = logger
         self.interval = interval
         self._seen: dict[t.Hashable, list[float]] = {}

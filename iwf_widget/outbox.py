@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import os
 import threading
 import time
@@ -105,6 +106,11 @@ def _insert_new(conn: sa.Connection, table: sa.Table) -> sa.Insert:
     else:
         from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
     return insert(table).on_conflict_do_nothing()
+
+
+def _cursor_name(partner: str) -> str:
+    """Each partner's place in its outcomes (a hub's partners share the outbox), in 32 characters."""
+    return "outcomes:" + hashlib.sha256(partner.encode("utf-8")).hexdigest()[:23] if partner else "outcomes_cursor"
 
 
 def _today(now: float | None = None) -> str:
@@ -381,17 +387,26 @@ class Outbox:
 
     # -- the forwarder side -------------------------------------------------
 
-    def claim(self, owner: str, limit: int, lease_seconds: float, skip: t.Collection[str] = ()) -> list[Pending]:
+    def claim(
+        self,
+        owner: str,
+        limit: int,
+        lease_seconds: float,
+        skip: t.Collection[str] = (),
+        partner: str | None = None,
+    ) -> list[Pending]:
         """Lease up to ``limit`` due reports to ``owner``; others skip them until the lease ends.
 
         The lease ends at a whole minute, at least ``lease_seconds`` from now; ``skip``
-        names reports the caller holds back itself.
+        names reports the caller holds back itself; ``partner``, when given, is whose
+        reports (a forwarder signs as one partner, and a hub's partners share an outbox).
         """
         now = time.time()
         c = reports.c
+        mine = [c.partner == partner] if partner is not None else []
         due = (
             sa.select(c.id, c.sealed, c.attempts)
-            .where(_due(now), *([c.id.not_in(list(skip))] if skip else []))
+            .where(_due(now), *mine, *([c.id.not_in(list(skip))] if skip else []))
             .order_by(c.created, c.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -521,7 +536,9 @@ class Outbox:
             row = conn.execute(sa.select(s.state, s.day).where(s.key.in_(list(keys))).limit(1)).first()
         return (row[0], row[1]) if row else None
 
-    def record_outcomes(self, outcomes: t.Sequence[tuple[t.Sequence[str], str, str]], cursor: int) -> None:
+    def record_outcomes(
+        self, outcomes: t.Sequence[tuple[t.Sequence[str], str, str]], cursor: int, partner: str = ""
+    ) -> None:
         """Set each ``(keys, outcome, day)`` and move the outcomes cursor on, in one transaction.
 
         A report without a status row (stored by an earlier release, or expired) gets one
@@ -534,16 +551,17 @@ class Outbox:
                 if not done.rowcount:
                     conn.execute(report_status.insert().values(key=keys[0], state=outcome, day=day))
             f = forward_state.c
-            held = conn.execute(sa.select(f.value).where(f.name == "outcomes_cursor")).scalar()
+            name = _cursor_name(partner)
+            held = conn.execute(sa.select(f.value).where(f.name == name)).scalar()
             if held is None or cursor > held:
-                upsert(conn, forward_state, {"name": "outcomes_cursor", "value": float(cursor)}, "name")
+                upsert(conn, forward_state, {"name": name, "value": float(cursor)}, "name")
         self.health.succeeded(FORWARDING)
 
-    def outcomes_cursor(self) -> int:
-        """The number of the last outcome fetched from the intake (0: none yet)."""
+    def outcomes_cursor(self, partner: str = "") -> int:
+        """The number of the last outcome fetched from the intake for ``partner`` (0: none yet)."""
         f = forward_state.c
         with self.reads.connect() as conn:
-            value = conn.execute(sa.select(f.value).where(f.name == "outcomes_cursor")).scalar()
+            value = conn.execute(sa.select(f.value).where(f.name == _cursor_name(partner))).scalar()
         return int(value or 0)
 
     def purge_statuses(self, days: int, now: float | None = None) -> int:

@@ -172,9 +172,10 @@ class Submissions:
         if earlier is not None:
             return self._after(earlier, claims, data, lang)
         worked = self.work.verify(data.get("iwf_pow"), token or "")
-        wait = self.limiter.hit(client, cost=1 if worked else NO_WORK_COST)
+        # Without JavaScript a report weighs more; with proof-of-work turned off, no one is charged extra.
+        wait = self.limiter.hit(client, cost=1 if worked or not self.work.enabled else NO_WORK_COST)
         if wait is not None:
-            return Limited(wait, form, self._next_token(lang, claims), unproven=not worked)
+            return Limited(wait, form, self._next_token(lang, claims), unproven=not worked and self.work.enabled)
         self.work.note_submission()
         try:
             sealed = self.sealer.seal(

@@ -25,6 +25,7 @@ from werkzeug.security import safe_join
 from . import bidi, compression, embed, headers, i18n, metrics
 from .db import brief_error
 from .forms import ReportForm, error_fields
+from .hosts import HUB
 from .i18n import gettext, ngettext
 from .outbox import EXIT_KINDS
 from .pages import SLOTS
@@ -40,11 +41,10 @@ if t.TYPE_CHECKING:
 #: Big enough for ten long addresses and a long description; a 2 MB body is refused unread.
 MAX_BODY = 64 * 1024
 STEPS = ("scope", "report", "adult", "danger", "self", "other", "language")
-DOCUMENT_ENDPOINTS = frozenset(
-    {"iwf_widget.form", "iwf_widget.submit", "iwf_widget.status", "iwf_widget.status_lookup"}
-)
+#: Views by their name within the blueprint (registered as ``iwf_widget`` and, in hub mode, ``iwf_hub``).
+DOCUMENT_ENDPOINTS = frozenset({"form", "submit", "status", "status_lookup"})
 #: What the snippet is and loads on partner pages: any site may load them (CORS, CORP).
-SNIPPET_ENDPOINTS = frozenset({"iwf_widget.embed_js", "iwf_widget.embed_labels", "iwf_widget.embed_dialog"})
+SNIPPET_ENDPOINTS = frozenset({"embed_js", "embed_labels", "embed_dialog"})
 #: The report's limits, for the form's hints and its fields' maxlength.
 LIMITS = {"addresses": MAX_ADDRESSES, "description": DESCRIPTION_MAX, "email": EMAIL_MAX}
 
@@ -53,14 +53,44 @@ blueprint = Blueprint("iwf_widget", __name__, template_folder="templates")
 
 
 def state() -> WidgetState:
-    widget: WidgetState = current_app.extensions["iwf_widget"]
+    """This request's partner: the hub partner its URL names, else the app's own."""
+    widget: WidgetState = g.get("iwf_state") or current_app.extensions["iwf_widget"]
     return widget
+
+
+def view_name() -> str:
+    """The view's name without its blueprint's (``form`` for ``iwf_hub.form``)."""
+    return (request.endpoint or "").rpartition(".")[2]
+
+
+@blueprint.url_value_preprocessor
+def _partner(endpoint: str | None, values: dict[str, t.Any] | None) -> None:
+    """Under ``/report/p/<partner_id>/``: that partner's state for the whole request, even if
+    the partners file is reloaded meanwhile; an id the hub does not know is 404."""
+    if not values or "partner_id" not in values:
+        return
+    partner = values.pop("partner_id")
+    hub = current_app.extensions.get("iwf_hub")
+    found = hub.get(partner) if hub is not None else None
+    if found is None:
+        g.iwf_no_partner = True
+        raise NotFound()
+    g.iwf_partner, g.iwf_state = partner, found
+
+
+@blueprint.url_defaults
+def _partner_in_urls(endpoint: str, values: dict[str, t.Any]) -> None:
+    if endpoint.startswith(HUB + ".") and "partner_id" not in values and g.get("iwf_partner"):
+        values["partner_id"] = g.iwf_partner
 
 
 @blueprint.before_request
 def _prepare() -> None:
     st = state()
     st.ensure_forwarder()
+    hub = current_app.extensions.get("iwf_hub")
+    if hub is not None:
+        hub.ensure_forwarders()  # every partner's queue moves, visited lately or not
     request.max_content_length = MAX_BODY
     language()
     g.iwf_accent = embed.accent(request.args.get("accent"))
@@ -89,7 +119,7 @@ def language() -> str:
 def _keep_accent(endpoint: str, values: dict[str, t.Any]) -> None:
     """The partner's colour follows the person from page to page of the form."""
     accent = g.get("iwf_accent")
-    if accent and endpoint in DOCUMENT_ENDPOINTS:
+    if accent and endpoint.rpartition(".")[2] in DOCUMENT_ENDPOINTS:
         values.setdefault("accent", accent)
 
 
@@ -97,12 +127,12 @@ def _keep_accent(endpoint: str, values: dict[str, t.Any]) -> None:
 def _secure(response: Response) -> Response:
     st = state()
     # Only the form and the pages it leads to may be framed; an error page elsewhere may not.
-    is_document = request.endpoint in DOCUMENT_ENDPOINTS and response.mimetype == "text/html"
+    is_document = view_name() in DOCUMENT_ENDPOINTS and response.mimetype == "text/html" and not g.get("iwf_no_partner")
     headers.apply(
         response,
         document=is_document,
         frame_ancestors=st.settings.allowed_origins,
-        cross_origin_resource=request.endpoint in SNIPPET_ENDPOINTS,
+        cross_origin_resource=view_name() in SNIPPET_ENDPOINTS,
         hsts=request.is_secure,
         style_hashes=(st.inline_style.hash,),
     )
@@ -131,7 +161,7 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
         languages=[(code, i18n.display_name(code)) for code in st.settings.locales],
         language_name=i18n.display_name(lang),
         origins=" ".join(st.settings.allowed_origins),
-        theme=url_for("iwf_widget.theme_css", accent=g.iwf_accent) if g.get("iwf_accent") else None,
+        theme=url_for(".theme_css", accent=g.iwf_accent) if g.get("iwf_accent") else None,
         **context,
     )
     return body, status
@@ -139,7 +169,7 @@ def _page(template: str, status: int = 200, **context: t.Any) -> tuple[str, int]
 
 def _asset_url(name: str) -> str:
     version = state().asset_versions.get(name, "")
-    return url_for("iwf_widget.static", filename=name, v=version)
+    return url_for(".static", filename=name, v=version)
 
 
 def _render_form(
@@ -691,7 +721,7 @@ def _other_error(error: HTTPException) -> t.Any:
     inside the form's frame. A missing asset keeps its plain 404.
     """
     code = error.code or 500
-    if code < 400 or (code in (404, 405) and request.endpoint not in DOCUMENT_ENDPOINTS):
+    if code < 400 or g.get("iwf_no_partner") or (code in (404, 405) and view_name() not in DOCUMENT_ENDPOINTS):
         return error
     language()
     return _page(
