@@ -19,6 +19,11 @@ import pytest
 from support import browser as B
 from support.partner import partner_app, token_of, valid_answers
 from support.procs import KEY, PARTNER, System, wait_until
+from support.servers import (  # noqa: F401  (fixtures)
+    database,
+    postgres,
+    redis_server,
+)
 
 from iwf_widget.settings import ConfigError
 
@@ -383,3 +388,43 @@ def test_init_hub_prints_a_block_the_hub_reads_and_the_line_the_intake_takes(hub
     answer = client.get("/report/p/ke-safe/form")
     assert answer.status_code == 200
     assert answer.headers["Content-Security-Policy"].endswith("frame-ancestors https://ke.example")
+
+
+def test_two_hub_servers_on_postgresql_and_redis_deliver_each_partners_reports_once(
+    tmp_path, keypair, database, redis_server
+):
+    from support.servers import Deployment
+
+    path = tmp_path / "partners.toml"
+    path.write_text(two_partners(), "utf-8")
+    redis_server.client().flushdb()
+    system = Deployment(
+        tmp_path,
+        keypair,
+        database("outbox"),
+        database("intake"),
+        IWF_WIDGET_PARTNERS_FILE=str(path),
+        IWF_WIDGET_REDIS_URL=redis_server.url,
+    )
+    system.intake_env["IWF_INTAKE_PARTNERS"] = json.dumps({PARTNER: [KEY], MA: [MA_KEY], SN: [SN_KEY]})
+    try:
+        system.start_intake()
+        servers = system.start_widgets(2)
+        sent: dict[str, list[str]] = {MA: [], SN: []}
+        with httpx.Client(timeout=10) as http:
+            for i in range(12):
+                partner, base = (MA, SN)[i % 2], servers[(i // 2) % 2]
+                page = http.get(f"{base}/p/{partner}/form", params={"lang": "fr"}).text
+                url = f"https://example.com/{partner}/{i}"
+                answer = http.post(
+                    f"{base}/p/{partner}/form", params={"lang": "fr"}, data={**valid_answers(page), "urls": url}
+                )
+                assert answer.status_code == 200, (partner, base, answer.status_code)
+                sent[partner].append(url)
+        wait_until(lambda: len(system.export()) >= 12, timeout=30)
+        rows = system.export()
+        assert len(rows) == 12 and len({r["id"] for r in rows}) == 12, system.logs()
+        got = {p: sorted(r["urls"][0] for r in rows if r["partner"] == p) for p in (MA, SN)}
+        assert got == {p: sorted(urls) for p, urls in sent.items()}
+    finally:
+        system.stop()
