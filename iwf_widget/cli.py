@@ -416,10 +416,21 @@ def forward(loop: bool) -> None:
 
     _logging()
     settings, outbox = _partner_side()
-    forwarder = Forwarder(settings, outbox)
+    forwarders = [Forwarder(settings, outbox)]
+    partners_file = os.environ.get("IWF_WIDGET_PARTNERS_FILE")
+    if partners_file:  # hub mode: every partner's reports, each signed with its own key
+        from .hub import read
+        from .serving import instance_path
+
+        partners = _configured(lambda: read(partners_file, os.environ, instance_path(), sealing=False))
+        forwarders += [Forwarder(these, outbox, named=True) for these in partners.values()]
     if not loop:
-        summary = forwarder.drain()
-        forwarder.stop()
+        summaries = [f.drain() for f in forwarders]
+        for f in forwarders:
+            f.stop()
+        summary = {k: sum(s[k] for s in summaries) for k in ("claimed", "accepted", "duplicate", "rejected", "retried")}
+        summary["outcomes"] = sum(s.get("outcomes", 0) for s in summaries)
+        error = next((s["error"] for s in summaries if s["error"]), None)
         stats = outbox.stats()
         click.echo(
             f"sent {summary['claimed']}: {summary['accepted']} accepted, {summary['duplicate']} duplicate, "
@@ -427,12 +438,13 @@ def forward(loop: bool) -> None:
             f"{stats['outbox_pending']} pending, {stats['outbox_failed']} failed"
             + (f"; {summary['outcomes']} outcome(s) fetched" if summary["outcomes"] else "")
         )
-        if summary["error"]:
-            click.echo(f"error: {summary['error']}", err=True)
+        if error:
+            click.echo(f"error: {error}", err=True)
             sys.exit(1)
         return
     _interrupt_on_term()
-    forwarder.start()
+    for f in forwarders:
+        f.start()
     click.echo("forwarding (Ctrl-C to stop)", err=True)
     try:
         while True:
@@ -440,7 +452,8 @@ def forward(loop: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        forwarder.stop()
+        for f in forwarders:
+            f.stop()
 
 
 @main.command()

@@ -82,8 +82,13 @@ PER_PARTNER = (
 )
 
 
-def read(path: str | Path, environ: t.Mapping[str, t.Any], instance_path: str) -> dict[str, Settings]:
-    """Every partner's settings from the file; one :class:`ConfigError` naming the partner and key."""
+def read(
+    path: str | Path, environ: t.Mapping[str, t.Any], instance_path: str, sealing: bool = True
+) -> dict[str, Settings]:
+    """Every partner's settings from the file; one :class:`ConfigError` naming the partner and key.
+
+    ``sealing=False``: for forwarding alone (``iwf-widget forward``), which needs no public key.
+    """
     try:
         data = tomllib.loads(Path(path).read_text("utf-8"))
     except FileNotFoundError:
@@ -118,7 +123,7 @@ def read(path: str | Path, environ: t.Mapping[str, t.Any], instance_path: str) -
                 raise ConfigError(KEY, f"{where}: {problem}")
             config[PREFIX + name] = value
         try:
-            out[partner] = Settings.from_mapping(config, instance_path)
+            out[partner] = Settings.from_mapping(config, instance_path, sealing=sealing)
         except ConfigError as e:
             setting = e.key.removeprefix(PREFIX).lower()
             problem = str(e).split(": ", 1)[-1]

@@ -428,3 +428,24 @@ def test_two_hub_servers_on_postgresql_and_redis_deliver_each_partners_reports_o
         assert got == {p: sorted(urls) for p, urls in sent.items()}
     finally:
         system.stop()
+
+
+def test_forwarding_apart_sends_every_partners_reports_each_under_its_own_key(tmp_path, keypair):
+    path = tmp_path / "partners.toml"
+    path.write_text(two_partners(), "utf-8")
+    system = System(tmp_path, keypair, IWF_WIDGET_PARTNERS_FILE=str(path), IWF_WIDGET_FORWARDER="off")
+    system.intake_env["IWF_INTAKE_PARTNERS"] = json.dumps({PARTNER: [KEY], MA: [MA_KEY], SN: [SN_KEY]})
+    try:
+        system.start_intake()
+        system.start_widget()
+        refs = {partner: submit_to(system, partner, f"https://example.com/{partner}") for partner in (MA, SN)}
+        refs[PARTNER] = system.submit(url="https://example.com/single")
+        env = {k: v for k, v in system.widget_env.items() if k != "IWF_WIDGET_INTAKE_PUBLIC_KEY"}
+        done = subprocess.run(
+            [sys.executable, "-m", "iwf_widget.cli", "forward"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("sent 3: 3 accepted"), done.stdout
+        assert {row["partner"]: row["reference"] for row in system.export()} == refs
+    finally:
+        system.stop_all()
