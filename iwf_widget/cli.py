@@ -190,16 +190,8 @@ def intake_export(as_csv: bool) -> None:
     One report a line whatever it holds; in CSV no cell starts like a formula.
     """
     from .intake.export import csv_lines, json_line
-    from .intake.settings import db_url
-    from .intake.store import Store
-    from .startup import check_database_url
 
-    def open_store() -> Store:
-        url = db_url(os.environ)
-        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
-        return Store(url)
-
-    store = _configured(open_store, "IWF_INTAKE_DB_URL")
+    store = _intake_store()
     try:
         out = sys.stdout
         lines = csv_lines(store.export()) if as_csv else (json_line(r) + "\n" for r in store.export())
@@ -221,16 +213,8 @@ def intake_outcome(reference: str, outcome: str, partner: str | None) -> None:
     on the status page. Setting it again replaces it.
     """
     from .intake.outcomes import OutcomeError, record
-    from .intake.settings import db_url
-    from .intake.store import Store
-    from .startup import check_database_url
 
-    def open_store() -> Store:
-        url = db_url(os.environ)
-        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
-        return Store(url)
-
-    store = _configured(open_store, "IWF_INTAKE_DB_URL")
+    store = _intake_store()
     try:
         done = record(store, reference, outcome, partner)
     except OutcomeError as e:
@@ -255,6 +239,20 @@ def review_kit(lang: str, out: str) -> None:
     except KitError as e:
         raise StartupFailed(str(e)) from None
     click.echo(f"wrote {path}")
+
+
+def _intake_store() -> t.Any:
+    """The intake's database from IWF_INTAKE_DB_URL, which must exist (these commands read it)."""
+    from .intake.settings import db_url
+    from .intake.store import Store
+    from .startup import check_database_url
+
+    def open_store() -> Store:
+        url = db_url(os.environ)
+        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
+        return Store(url)
+
+    return _configured(open_store, "IWF_INTAKE_DB_URL")
 
 
 def _write_stats(title: str, intro: str, charts: t.Any, lang: str, html: str | None) -> None:
@@ -304,19 +302,11 @@ def stats(html: str | None, lang: str) -> None:
 @click.option("--lang", default="en", show_default=True, help="The language of the figures' labels.")
 def intake_stats(html: str | None, lang: str) -> None:
     """Reports per partner per month, languages and delays, from the intake (IWF_INTAKE_DB_URL)."""
-    from .intake.settings import db_url
-    from .intake.store import Store
-    from .startup import check_database_url
     from .stats import intake_charts
 
     lang = _stats_lang(lang)
 
-    def open_store() -> Store:
-        url = db_url(os.environ)
-        check_database_url(url, "IWF_INTAKE_DB_URL", must_exist=True)
-        return Store(url)
-
-    store = _configured(open_store, "IWF_INTAKE_DB_URL")
+    store = _intake_store()
     try:
         figures = list(store.figures())
     finally:

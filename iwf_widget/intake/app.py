@@ -549,12 +549,11 @@ def _check(intake: Intake) -> Response:
     """
 
     settings = intake.settings
-    if request.content_length is None or request.content_length > protocol.MAX_CHECK_BODY:
-        return _error(413, f"a check body has a Content-Length of at most {protocol.MAX_CHECK_BODY} bytes")
+    got = _small_signed_request(intake, protocol.MAX_CHECK_BODY, "a check body")
+    if isinstance(got, Response):
+        return got
+    signed, body = got
     try:
-        protocol.check_headers(request.headers, settings.partners)
-        body = request.get_data(cache=False)
-        signed = protocol.verify(request.headers, body, settings.partners)
         sealed = protocol.decode_check(body, signed.partner)
     except protocol.ProtocolError as e:
         return _error(e.status, str(e))
@@ -566,7 +565,24 @@ def _check(intake: Intake) -> Response:
             continue
         proof, opened_with = protocol.check_proof(signed.key, challenge), name
         break
-    answer = protocol.encode_check_answer(signed.partner, proof, opened_with)
+    return _signed_answer(signed, protocol.encode_check_answer(signed.partner, proof, opened_with))
+
+
+def _small_signed_request(intake: Intake, limit: int, what: str) -> tuple[protocol.Signed, bytes] | Response:
+    """A request that must be small and signed (a check, an outcomes request): its signer and
+    body, or the refusal. The size is checked from the headers, the signature before parsing."""
+    if request.content_length is None or request.content_length > limit:
+        return _error(413, f"{what} has a Content-Length of at most {limit} bytes")
+    partners = intake.settings.partners
+    try:
+        protocol.check_headers(request.headers, partners)
+        body = request.get_data(cache=False)
+        return protocol.verify(request.headers, body, partners), body
+    except protocol.ProtocolError as e:
+        return _error(e.status, str(e))
+
+
+def _signed_answer(signed: protocol.Signed, answer: bytes) -> Response:
     response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
     response.headers.update(protocol.response_headers(signed, answer))
     return response
@@ -577,19 +593,14 @@ def _outcomes(intake: Intake) -> Response:
 
     The partner is the one whose key signed the request: no body can ask for another's.
     """
-    settings = intake.settings
-    if request.content_length is None or request.content_length > protocol.MAX_OUTCOMES_BODY:
-        return _error(413, f"an outcomes request has a Content-Length of at most {protocol.MAX_OUTCOMES_BODY} bytes")
+    got = _small_signed_request(intake, protocol.MAX_OUTCOMES_BODY, "an outcomes request")
+    if isinstance(got, Response):
+        return got
+    signed, body = got
     try:
-        protocol.check_headers(request.headers, settings.partners)
-        body = request.get_data(cache=False)
-        signed = protocol.verify(request.headers, body, settings.partners)
         since = protocol.decode_outcomes_request(body, signed.partner)
     except protocol.ProtocolError as e:
         return _error(e.status, str(e))
     rows = intake.store.outcomes_since(signed.partner, since, protocol.MAX_OUTCOMES + 1)
     items = [protocol.Outcome(*row) for row in rows[: protocol.MAX_OUTCOMES]]
-    answer = protocol.encode_outcomes(items, since, more=len(rows) > protocol.MAX_OUTCOMES)
-    response = Response(answer, 200, content_type=protocol.CONTENT_TYPE)
-    response.headers.update(protocol.response_headers(signed, answer))
-    return response
+    return _signed_answer(signed, protocol.encode_outcomes(items, since, more=len(rows) > protocol.MAX_OUTCOMES))
