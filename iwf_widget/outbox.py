@@ -289,7 +289,7 @@ class Outbox:
         that transaction (see groupcommit.py); each call returns once its
         report is committed, and nothing runs after that commit. ``lang``, when
         given, is added to the day's count of reports in that language;
-        ``status_key`` (status.StatusKeys.write) starts its status at ``received``.
+        ``status_key`` (the first of status.StatusKeys.for_report) starts its status at ``received``.
         """
         item = _Accepted(report_id, partner, sealed, nonce, minute_up(nonce_expires), minute(), lang, status_key)
         with self._failing(STORING):

@@ -31,6 +31,10 @@ def check_character(body: str) -> str:
     return CHECK_ALPHABET[number % 37]
 
 
+#: The reference shown as an example (to people, in messages, in the review kit): well-formed,
+#: its check character right, and nobody's.
+EXAMPLE = "4K7Q-2M9X-8RTC"
+
 #: What :func:`problem` says about a reference that is not one.
 MALFORMED = "malformed"
 MISTYPED = "mistyped"

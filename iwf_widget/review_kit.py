@@ -29,7 +29,7 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from . import i18n, reviews
+from . import i18n, reference, reviews
 
 #: Debian's and Ubuntu's Chromium; otherwise Playwright's own download.
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
@@ -175,11 +175,11 @@ def _photograph(lang: str, folder: Path) -> list[Shot]:
             page.check("[name=where_seen] >> nth=0")
             page.click("#iwf-step-report button[type=submit]")
             page.wait_for_selector("#iwf-reference")
-            reference = page.inner_text("#iwf-reference").strip()
+            given = page.inner_text("#iwf-reference").strip()
             shoot("thank you")
             page.goto(f"{base}/status?lang={lang}")
             shoot("status: the form")
-            page.fill("#reference", reference[:-1] + ("0" if reference[-1] != "0" else "1"))
+            page.fill("#reference", given[:-1] + ("0" if given[-1] != "0" else "1"))
             page.click("button[type=submit]")
             page.wait_for_selector("#reference-error")
             shoot("status: a typing mistake")
@@ -187,12 +187,12 @@ def _photograph(lang: str, folder: Path) -> list[Shot]:
                 if state != "received":
                     _set_status(app, state)
                 page.goto(f"{base}/status?lang={lang}")
-                page.fill("#reference", reference)
+                page.fill("#reference", given)
                 page.click("button[type=submit]")
                 page.wait_for_selector("[data-iwf-status]")
                 shoot(f"status: {state}")
             page.goto(f"{base}/status?lang={lang}")
-            page.fill("#reference", "4K7Q-2M9X-8RTC")
+            page.fill("#reference", reference.EXAMPLE)
             page.click("button[type=submit]")
             page.wait_for_selector("[data-iwf-status]")
             shoot("status: unknown")

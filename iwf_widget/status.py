@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from . import reference
 from .protocol import OUTCOMES
-from .ratelimit import NO_WORK_COST, Limiter
+from .ratelimit import Limiter
 from .reference import compact, for_report
 from .tokens import TokenProblem, TokenSigner
 from .work import ProofOfWork
@@ -35,11 +35,10 @@ DELIVERED = "delivered"
 UNKNOWN = "unknown"
 #: Every state the status page can show.
 STATES = (UNKNOWN, RECEIVED, DELIVERED, *OUTCOMES)
-DEFAULT_DAYS = 90
 
 
 class StatusKeys:
-    """Keyed hashes of references: written with the first signing key, found with any.
+    """Keyed hashes of references: written under the first signing key's, found under any.
 
     After a key rotation, statuses written under the old key are found while it
     is still listed; remove it no sooner than ``IWF_WIDGET_STATUS_DAYS`` later.
@@ -50,10 +49,6 @@ class StatusKeys:
 
     def _hash(self, key: bytes, code: str) -> str:
         return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()
-
-    def write(self, code: str) -> str:
-        """The hash a status is stored under (``code``: the compact reference)."""
-        return self._hash(self._keys[0], code)
 
     def every(self, code: str) -> list[str]:
         """Every hash a status for ``code`` may be stored under (one per signing key)."""
@@ -117,7 +112,7 @@ class Lookups:
 
     A lookup needs the page's signed token (single-use, bound to the language) and,
     from a page with JavaScript, its solved proof-of-work; without one it costs
-    more (ratelimit.NO_WORK_COST). A mistyped or malformed reference is answered
+    more (ProofOfWork.weight). A mistyped or malformed reference is answered
     before anything is charged; only a well-formed one is charged, to the
     client's anonymous limit and to the partner-wide one, and then looked up.
     Nothing about who looked is kept: the spent tokens live in this process's
@@ -152,7 +147,7 @@ class Lookups:
             return NotLooked(Problem.WORK)
         if not self._spend(claims.nonce, claims.expires, now):
             return NotLooked(Problem.TOKEN)
-        wait = self.limiter.hit(client, cost=1 if worked or not self.work.enabled else NO_WORK_COST)
+        wait = self.limiter.hit(client, cost=self.work.weight(worked))
         if wait is not None:
             return Wait(wait)
         code = reference.compact(typed)

@@ -23,7 +23,7 @@ from . import report
 from .db import brief_error
 from .forms import ReportForm
 from .lograte import EveryMinute
-from .ratelimit import NO_WORK_COST, Limiter
+from .ratelimit import Limiter
 from .sealing import Sealer
 from .status import StatusKeys
 from .tokens import Claims, FormTokens, Reason, Spent, TokenProblem
@@ -172,10 +172,10 @@ class Submissions:
         if earlier is not None:
             return self._after(earlier, claims, data, lang)
         worked = self.work.verify(data.get("iwf_pow"), token or "")
-        # Without JavaScript a report weighs more; with proof-of-work turned off, no one is charged extra.
-        wait = self.limiter.hit(client, cost=1 if worked or not self.work.enabled else NO_WORK_COST)
+        weight = self.work.weight(worked)
+        wait = self.limiter.hit(client, cost=weight)
         if wait is not None:
-            return Limited(wait, form, self._next_token(lang, claims), unproven=not worked and self.work.enabled)
+            return Limited(wait, form, self._next_token(lang, claims), unproven=weight > 1)
         self.work.note_submission()
         try:
             sealed = self.sealer.seal(

@@ -22,7 +22,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge, TooManyRequests
 from werkzeug.security import safe_join
 
-from . import bidi, compression, embed, headers, i18n, metrics
+from . import bidi, compression, embed, headers, i18n, metrics, reference
 from .db import brief_error
 from .forms import ReportForm, error_fields
 from .hosts import HUB
@@ -427,7 +427,7 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         # TRANSLATORS: What was typed cannot be a reference at all (wrong length or characters).
         error = gettext(
             "This is not a reference. A reference has 12 letters and digits, such as %(example)s.",
-            example=bidi.isolate(EXAMPLE_REFERENCE),
+            example=bidi.isolate(reference.EXAMPLE),
         )
         return _status_page(400, typed=typed, error=error)
     notice = (
@@ -436,10 +436,6 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         gettext("We could not check this page, so we refreshed it. Press “Check” again."),
     )
     return _status_page(400, typed="" if problem is Problem.CROSS_SITE else typed, notice=notice)
-
-
-#: The reference shown as an example: well-formed, its check character right.
-EXAMPLE_REFERENCE = "4K7Q-2M9X-8RTC"
 
 
 def _status_page(
@@ -456,7 +452,7 @@ def _status_page(
         typed=typed,
         error=error,
         notice=notice,
-        example=EXAMPLE_REFERENCE,
+        example=reference.EXAMPLE,
     )
 
 

@@ -19,6 +19,8 @@ import time
 
 from altcha.v1 import ChallengeOptions, create_challenge, extract_params, verify_solution
 
+from .ratelimit import NO_WORK_COST
+
 BASE_MAX_NUMBER = 20_000
 MAX_FACTOR = 32
 #: Submissions a minute per process before difficulty starts to rise.
@@ -55,6 +57,11 @@ class ProofOfWork:
     def enabled(self) -> bool:
         """``IWF_WIDGET_WORK_DIFFICULTY=0`` turns proof-of-work off."""
         return self.base > 0
+
+    def weight(self, worked: bool) -> int:
+        """What one request (a report, a status lookup) counts against a rate limit: more without
+        a solved proof (JavaScript off); when proof-of-work is off, nobody pays extra."""
+        return 1 if worked or not self.enabled else NO_WORK_COST
 
     def challenge(self, token: str) -> str | None:
         """A signed challenge for the form carrying ``token``, as JSON for the page; None when off."""

@@ -32,7 +32,7 @@ from nacl.public import PrivateKey, SealedBox
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
-from .. import i18n, metrics, protocol
+from .. import i18n, metrics, protocol, reference
 from ..headers import relative_location
 from ..lograte import EveryMinute
 from ..sealing import Opener, SealError
@@ -360,7 +360,7 @@ def create_app(config: t.Mapping[str, t.Any]) -> Flask:
             return response
         data = request.get_json(silent=True) if (request.content_length or 0) <= 4096 else None
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("reference", "outcome")):
-            return _error(400, 'send JSON: {"reference": "4K7Q-2M9X-8RTC", "outcome": "removal_requested"}')
+            return _error(400, f'send JSON: {{"reference": "{reference.EXAMPLE}", "outcome": "removal_requested"}}')
         partner = data.get("partner")
         try:
             done = record_outcome(

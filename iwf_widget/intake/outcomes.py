@@ -51,7 +51,7 @@ def record(store: Store, ref: str, outcome: str, partner: str | None = None) -> 
         raise OutcomeError(f"{ref!r} is mistyped: its last character does not match the others (check each one)")
     code = reference.compact(ref)
     if problem or code is None:
-        raise OutcomeError(f"{ref!r} is not a reference (12 letters and digits, such as 4K7Q-2M9X-8RTC)")
+        raise OutcomeError(f"{ref!r} is not a reference (12 letters and digits, such as {reference.EXAMPLE})")
     try:
         found = store.find(code, partner)
     except Ambiguous as e:
