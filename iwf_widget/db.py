@@ -156,17 +156,27 @@ def _psycopg(url: URL) -> URL:
     return url
 
 
+def conflict_insert(conn: sa.Connection) -> t.Callable[[sa.Table], t.Any] | None:
+    """The dialect's ``insert`` with ``ON CONFLICT`` (PostgreSQL's or SQLite's); None for others."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+
+        return insert
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    return None
+
+
 def upsert(conn: sa.Connection, table: sa.Table, values: t.Mapping[str, t.Any], key: str) -> None:
     """Insert a row, or update the one with the same ``key``, in one statement.
 
     Delete-then-insert is not enough when two writers run it at once: on
     PostgreSQL the second insert fails on the primary key.
     """
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    else:
+    insert = conflict_insert(conn)
+    if insert is None:
         updated = conn.execute(table.update().where(table.c[key] == values[key]).values(**values))
         if not updated.rowcount:
             conn.execute(table.insert().values(**values))

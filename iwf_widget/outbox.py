@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from . import migrations
-from .db import WRITER_BUSY_MS, create_engine, open_private, reader, upsert
+from .db import WRITER_BUSY_MS, conflict_insert, create_engine, open_private, reader, upsert
 from .groupcommit import GroupCommit
 from .report import minute_up
 from .writehealth import FORWARDING, PURGING, STORING, WriteHealth
@@ -99,13 +99,10 @@ report_status = sa.Table(
 )
 
 
-def _insert_new(conn: sa.Connection, table: sa.Table) -> sa.Insert:
+def _insert_new(conn: sa.Connection, table: sa.Table) -> t.Any:
     """An insert that skips rows whose key is taken (SQLite and PostgreSQL, the databases supported)."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table).on_conflict_do_nothing()
+    insert = conflict_insert(conn)
+    return table.insert() if insert is None else insert(table).on_conflict_do_nothing()
 
 
 def _cursor_name(partner: str) -> str:
@@ -125,12 +122,9 @@ def _add_counts(conn: sa.Connection, names: t.Mapping[str, int], now: float | No
     """Add to today's counters, in the caller's transaction."""
     day = _today(now)
     c = daily_counts.c
+    insert = conflict_insert(conn)
     for name, n in names.items():
-        if conn.dialect.name in ("postgresql", "sqlite"):
-            if conn.dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+        if insert is not None:
             statement = insert(daily_counts).values(day=day, name=name, count=n)
             conn.execute(statement.on_conflict_do_update(index_elements=[c.day, c.name], set_={"count": c.count + n}))
             continue
