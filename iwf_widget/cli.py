@@ -402,7 +402,7 @@ def forward(loop: bool) -> None:
     For deployments that run forwarding apart from the web processes
     (IWF_WIDGET_FORWARDER=off there). Several may run at once.
     """
-    from .forwarder import Forwarder
+    from .forwarder import Forwarder, combined
 
     _logging()
     settings, outbox = _partner_side()
@@ -415,12 +415,10 @@ def forward(loop: bool) -> None:
         partners = _configured(lambda: read(partners_file, os.environ, instance_path(), sealing=False))
         forwarders += [Forwarder(these, outbox, named=True) for these in partners.values()]
     if not loop:
-        summaries = [f.drain() for f in forwarders]
+        summary = combined([f.drain() for f in forwarders])
         for f in forwarders:
             f.stop()
-        summary = {k: sum(s[k] for s in summaries) for k in ("claimed", "accepted", "duplicate", "rejected", "retried")}
-        summary["outcomes"] = sum(s.get("outcomes", 0) for s in summaries)
-        error = next((s["error"] for s in summaries if s["error"]), None)
+        error = summary["error"]
         stats = outbox.stats()
         click.echo(
             f"sent {summary['claimed']}: {summary['accepted']} accepted, {summary['duplicate']} duplicate, "

@@ -239,9 +239,7 @@ class Forwarder:
         while max_passes is None or passes < max_passes:
             passes += 1
             summary = self.run_once()
-            for key in ("claimed", "accepted", "duplicate", "rejected", "retried", "outcomes"):
-                total[key] += summary[key]
-            total["error"] = summary["error"] or total["error"]
+            total = combined([total, summary])
             total["retry_in"] = summary["retry_in"]
             if not summary["claimed"] or summary["error"] or summary["retried"]:
                 break
@@ -636,17 +634,23 @@ def _dead_here(owner: str, me: str) -> bool:
     return False
 
 
+#: What a pass counts, summed over passes (and over a hub's forwarders) by :func:`combined`.
+COUNTS = ("claimed", "accepted", "duplicate", "rejected", "retried", "outcomes")
+
+
 def _summary() -> dict[str, t.Any]:
-    return {
-        "claimed": 0,
-        "accepted": 0,
-        "duplicate": 0,
-        "rejected": 0,
-        "retried": 0,
-        "outcomes": 0,
-        "error": None,
-        "retry_in": 0.0,
-    }
+    return {**dict.fromkeys(COUNTS, 0), "error": None, "retry_in": 0.0}
+
+
+def combined(summaries: t.Sequence[dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Summaries added up: every count summed, the first error kept, the longest wait."""
+    total = _summary()
+    for summary in summaries:
+        for key in COUNTS:
+            total[key] += summary.get(key, 0)
+        total["error"] = total["error"] or summary.get("error")
+        total["retry_in"] = max(total["retry_in"], summary.get("retry_in", 0.0))
+    return total
 
 
 def _by_size(claimed: list[Pending], budget: int) -> t.Iterator[list[Pending]]:
