@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import time
 import typing as t
 import unicodedata
@@ -20,6 +21,10 @@ FIELDS = frozenset(
 )
 CONTENT_KINDS: tuple[str, ...] = ("images", "videos", "generated", "unsure")
 WHERE_SEEN: tuple[str, ...] = ("website", "social", "forum", "search", "other")
+
+#: A report's ``locale``: a language, then a region (``pt-BR``, ``es-419``), at most 8 characters
+#: (the intake's column). A partner may offer regional variants and languages the package does not ship.
+LANGUAGE_TAG = re.compile(r"^(?=.{2,8}$)[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 
 DESCRIPTION_MAX = 2000
 EMAIL_MAX = 254

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from .i18n import LOCALES, REGIONAL, base, match, regions
+from .report import LANGUAGE_TAG
 
 PREFIX = "IWF_WIDGET_"
 DEFAULT_EXIT_URL = "https://duckduckgo.com/"
@@ -211,7 +212,7 @@ def _refuse_needing_review(locales: t.Sequence[str], allowed: t.Sequence[str]) -
 def _partner_language(folder: str | None, code: str) -> bool:
     """A language the package does not ship, offered with the partner's own catalog
     (which partner_catalogs.load then requires to be complete)."""
-    if not folder or not re.fullmatch(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?", code):
+    if not folder or not LANGUAGE_TAG.match(code):
         return False
     messages = os.path.join(folder, code.replace("-", "_"), "LC_MESSAGES")
     return any(os.path.isfile(os.path.join(messages, f"iwf_widget{ext}")) for ext in (".po", ".mo"))

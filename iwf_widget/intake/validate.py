@@ -8,7 +8,6 @@ authenticated, the id it was sent under, every address normalized afresh.
 
 from __future__ import annotations
 
-import re
 import time
 import typing as t
 from dataclasses import dataclass
@@ -26,11 +25,6 @@ PLACES = report.WHERE_SEEN
 EARLIEST = 1704067200
 #: Clocks differ; a report "from the future" beyond this is refused.
 FUTURE_SLACK = 3600
-
-
-#: A language, then a region (``pt-BR``, ``es-419``), at most 8 characters (the column's size):
-#: a partner may offer regional variants and languages the package does not ship.
-LANGUAGE_TAG = re.compile(r"^(?=.{2,8}$)[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 
 
 class Rejected(ValueError):
@@ -70,7 +64,11 @@ def check(data: t.Mapping[str, t.Any], batch_id: str, partner: str, now: float |
     if data["partner"] != partner:
         raise Rejected("the report was made for another partner")
     locale = data["locale"]
-    if not isinstance(locale, str) or not LANGUAGE_TAG.match(locale) or not localedata.exists(locale.split("-")[0]):
+    if (
+        not isinstance(locale, str)
+        or not report.LANGUAGE_TAG.match(locale)
+        or not localedata.exists(locale.split("-")[0])
+    ):
         raise Rejected("unknown locale: not a language tag such as fr, pt-BR or es-419")
     created = data["created"]
     now = time.time() if now is None else now
