@@ -58,9 +58,10 @@ def state() -> WidgetState:
     return widget
 
 
-def view_name() -> str:
-    """The view's name without its blueprint's (``form`` for ``iwf_hub.form``)."""
-    return (request.endpoint or "").rpartition(".")[2]
+def view_name(endpoint: str | None = None) -> str:
+    """A view's name without its blueprint's (``form`` for ``iwf_hub.form``); this request's by default."""
+    name = request.endpoint if endpoint is None else endpoint
+    return (name or "").rpartition(".")[2]
 
 
 @blueprint.url_value_preprocessor
@@ -119,7 +120,7 @@ def language() -> str:
 def _keep_accent(endpoint: str, values: dict[str, t.Any]) -> None:
     """The partner's colour follows the person from page to page of the form."""
     accent = g.get("iwf_accent")
-    if accent and endpoint.rpartition(".")[2] in DOCUMENT_ENDPOINTS:
+    if accent and view_name(endpoint) in DOCUMENT_ENDPOINTS:
         values.setdefault("accent", accent)
 
 
@@ -273,7 +274,7 @@ def submit() -> tuple[str | bytes, int] | tuple[str, int, dict[str, str]]:
         # The answers stay in the page, so nothing typed is lost while the person waits.
         title, message = _wait_notice(result.retry_after)
         body, status = _render_form(result.form, 429, step="report", notice=(title, message), token=result.token)
-        return body, status, {"Retry-After": str(max(1, math.ceil(result.retry_after)))}
+        return body, status, _retry_after(result.retry_after)
     title, message = _unsaved_notice()
     return _render_form(result.form, 503, step="report", notice=(title, message), token=result.token)
 
@@ -375,6 +376,11 @@ def _wait_notice(retry_after: float) -> tuple[str, str]:
     )
 
 
+def _retry_after(seconds: float) -> dict[str, str]:
+    """The header of a "please wait" answer: whole seconds, at least one."""
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
 def _same_origin_request(trusted_proxies: int) -> bool:
     """Refuse submissions made from other sites; older browsers send neither header."""
     site = request.headers.get("Sec-Fetch-Site")
@@ -414,7 +420,7 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     if isinstance(result, Wait):
         title, message = _lookup_wait_notice(result.retry_after)
         body, code = _status_page(429, typed=typed, notice=(title, message))
-        return body, code, {"Retry-After": str(max(1, math.ceil(result.retry_after)))}
+        return body, code, _retry_after(result.retry_after)
     problem = result.problem
     if problem is Problem.MISTYPED:
         # TRANSLATORS: The reference's last character (a check) does not fit the others: a typing mistake.
@@ -699,7 +705,7 @@ def too_many_requests(retry_after: float) -> tuple[str, int, dict[str, str]]:
     language()
     title, message = _wait_notice(retry_after)
     body, status = _page("problem.html", 429, title=title, message=message)
-    return body, status, {"Retry-After": str(max(1, math.ceil(retry_after)))}
+    return body, status, _retry_after(retry_after)
 
 
 @blueprint.errorhandler(TooManyRequests)
