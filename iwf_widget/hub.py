@@ -28,7 +28,7 @@ import typing as t
 from pathlib import Path
 
 from .outbox import Outbox
-from .settings import PER_LANGUAGE, PREFIX, ConfigError, Settings, language_key
+from .settings import PER_LANGUAGE, PREFIX, WIDGET_KEYS, ConfigError, Settings, language_key
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,25 +61,7 @@ SHARED = (
     "METRICS_TOKEN",
 )
 #: What a partner's table may set: every other single-partner setting.
-PER_PARTNER = (
-    "SIGNING_KEY",
-    "ALLOWED_ORIGINS",
-    "LOCALES",
-    "UNREVIEWED_LOCALES",
-    "DEFAULT_LOCALE",
-    "EXIT_URL",
-    "MIN_FILL_SECONDS",
-    "RATE_LIMIT",
-    "PARTNER_RATE_LIMIT",
-    "STATUS_RATE_LIMIT",
-    "TOKEN_MAX_AGE",
-    "EMERGENCY_NUMBER",
-    "HELP_TEXT",
-    "SUPPORT_TEXT",
-    "IPV6_PREFIX",
-    "WORK_DIFFICULTY",
-    "TRANSLATIONS_DIR",
-)
+PER_PARTNER = tuple(k for k in WIDGET_KEYS if k not in SHARED and k not in ("PARTNER_ID", "PARTNERS_FILE"))
 
 
 def read(

@@ -386,49 +386,49 @@ _REQUIRED = object()
 
 # -- the environment, and keys nobody reads ------------------------------------
 
+#: Every ``IWF_WIDGET_*`` key, without its prefix (per-language ones aside: ``HELP_TEXT_AR``, ...).
+WIDGET_KEYS: tuple[str, ...] = (
+    "PARTNER_ID",
+    "INTAKE_URL",
+    "SIGNING_KEY",
+    "INTAKE_PUBLIC_KEY",
+    "OUTBOX_URL",
+    "ALLOWED_ORIGINS",
+    "LOCALES",
+    "DEFAULT_LOCALE",
+    "EXIT_URL",
+    "MIN_FILL_SECONDS",
+    "RATE_LIMIT",
+    "TOKEN_MAX_AGE",
+    "EMERGENCY_NUMBER",
+    "HELP_TEXT",
+    "PARTNER_RATE_LIMIT",
+    "TRUSTED_PROXIES",
+    "IPV6_PREFIX",
+    "WORK_DIFFICULTY",
+    "REDIS_URL",
+    "REDIS_PERSISTENCE_OK",
+    "FORWARDER",
+    "FORWARD_INTERVAL",
+    "BATCH_SIZE",
+    "FORWARD_TIMEOUT",
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "INSTANCE",
+    "TRANSLATIONS_DIR",
+    "UNREVIEWED_LOCALES",
+    "STATUS_DAYS",
+    "OUTCOMES_INTERVAL",
+    "STATUS_RATE_LIMIT",
+    "SUPPORT_TEXT",
+    "METRICS_TOKEN",
+    "PARTNERS_FILE",
+)
+
 #: Every key this package reads, so a misspelt one can be named with its likely meaning.
 #: Keys read through :class:`Reader` are added as they are read (:data:`READ_KEYS`).
 KNOWN_KEYS = (
-    frozenset(
-        PREFIX + k
-        for k in [
-            "PARTNER_ID",
-            "INTAKE_URL",
-            "SIGNING_KEY",
-            "INTAKE_PUBLIC_KEY",
-            "OUTBOX_URL",
-            "ALLOWED_ORIGINS",
-            "LOCALES",
-            "DEFAULT_LOCALE",
-            "EXIT_URL",
-            "MIN_FILL_SECONDS",
-            "RATE_LIMIT",
-            "TOKEN_MAX_AGE",
-            "EMERGENCY_NUMBER",
-            "HELP_TEXT",
-            "PARTNER_RATE_LIMIT",
-            "TRUSTED_PROXIES",
-            "IPV6_PREFIX",
-            "WORK_DIFFICULTY",
-            "REDIS_URL",
-            "REDIS_PERSISTENCE_OK",
-            "FORWARDER",
-            "FORWARD_INTERVAL",
-            "BATCH_SIZE",
-            "FORWARD_TIMEOUT",
-            "BACKOFF_BASE",
-            "BACKOFF_MAX",
-            "INSTANCE",
-            "TRANSLATIONS_DIR",
-            "UNREVIEWED_LOCALES",
-            "STATUS_DAYS",
-            "OUTCOMES_INTERVAL",
-            "STATUS_RATE_LIMIT",
-            "SUPPORT_TEXT",
-            "METRICS_TOKEN",
-            "PARTNERS_FILE",
-        ]
-    )
+    frozenset(PREFIX + k for k in WIDGET_KEYS)
     | frozenset(
         "IWF_INTAKE_" + k
         for k in [
