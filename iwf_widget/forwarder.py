@@ -149,8 +149,10 @@ class Forwarder:
     """One sender: ``start()`` runs it in a daemon thread, ``run_once()`` does one pass."""
 
     def __init__(self, settings: Settings, outbox: Outbox, owner: str | None = None, named: bool = False) -> None:
-        """``named``: every log line starts with the partner's id (a hub forwards for many)."""
+        """``named``: one of a hub's partners, whose outbox the deployment's own forwarder keeps
+        tidy (spent tokens, old statuses); every log line starts with the partner's id."""
         self.settings = settings
+        self.housekeeping = not named
         self.log: logging.Logger | logging.LoggerAdapter[logging.Logger] = (
             _Named(log, settings.partner_id) if named else log
         )
@@ -257,7 +259,8 @@ class Forwarder:
             summary = self._pass()
             if not summary["error"]:
                 summary["outcomes"] = self._fetch_outcomes_when_due()
-            self._purge()
+            if self.housekeeping:
+                self._purge()
             return summary
 
     def _pass(self) -> dict[str, t.Any]:

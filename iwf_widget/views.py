@@ -91,7 +91,9 @@ def _prepare() -> None:
     st.ensure_forwarder()
     hub = current_app.extensions.get("iwf_hub")
     if hub is not None:
-        hub.ensure_forwarders()  # every partner's queue moves, visited lately or not
+        # The deployment's own forwarder keeps the shared outbox tidy; each partner's sends its queue.
+        current_app.extensions["iwf_widget"].ensure_forwarder()
+        hub.ensure_forwarders()
     request.max_content_length = MAX_BODY
     language()
     g.iwf_accent = embed.accent(request.args.get("accent"))

@@ -449,3 +449,22 @@ def test_forwarding_apart_sends_every_partners_reports_each_under_its_own_key(tm
         assert {row["partner"]: row["reference"] for row in system.export()} == refs
     finally:
         system.stop_all()
+
+
+def test_only_the_deployments_own_forwarder_tidies_the_shared_outbox(hub_app):
+    """Fifty partners' forwarders purging one outbox fifty times a minute would be fifty times the work."""
+    from iwf_widget.forwarder import Forwarder
+
+    app = hub_app()
+    own, hub = app.extensions["iwf_widget"], app.extensions["iwf_hub"]
+    outbox = own.outbox
+    outbox.spend("an-expired-token", time.time() - 3600, "refused:honeypot")
+    for state in hub.states.values():
+        forwarder = Forwarder(state.settings, outbox, named=True)
+        forwarder.run_once()
+        forwarder.stop()
+    assert outbox.spent("an-expired-token") is None and outbox._outcome("an-expired-token") is not None
+    forwarder = Forwarder(own.settings, outbox)
+    forwarder.run_once()
+    forwarder.stop()
+    assert outbox._outcome("an-expired-token") is None, "purged by the deployment's own forwarder"
