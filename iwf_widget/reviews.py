@@ -120,11 +120,15 @@ def write(folder: Path = TRANSLATIONS_DIR) -> list[str]:
     """Copy each review into its catalog's header comment and ``STATUS.md``; what changed."""
     changed = []
     reviews = load(folder)
-    for lang, review in reviews.items():
+    # Each catalog read once: its summary goes into its header and into STATUS.md.
+    summaries = {
+        lang: review.summary(catalog_version(lang, folder))
+        for lang, review in reviews.items()
+        if (folder / lang / "LC_MESSAGES" / f"{DOMAIN}.po").is_file()
+    }
+    for lang, summary in summaries.items():
         po = folder / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-        if not po.is_file():
-            continue
-        wrapped = textwrap.wrap(review.summary(catalog_version(lang, folder)), WIDTH)
+        wrapped = textwrap.wrap(summary, WIDTH)
         trail = [HEADER + wrapped[0], *(MORE + part for part in wrapped[1:])]
         text = po.read_text("utf-8")
         lines = [ln for ln in text.split("\n") if not ln.startswith((HEADER, MORE))]
@@ -136,21 +140,21 @@ def write(folder: Path = TRANSLATIONS_DIR) -> list[str]:
     status = folder / "STATUS.md"
     if status.is_file():
         text = status.read_text("utf-8")
-        updated = _status_table(text, reviews, folder)
+        updated = _status_table(text, summaries)
         if updated != text:
             status.write_text(updated, "utf-8")
             changed.append(str(status))
     return changed
 
 
-def _status_table(text: str, reviews: t.Mapping[str, Review], folder: Path) -> str:
-    """``STATUS.md`` with each row's "native review" cell (the fifth) set from ``reviews``."""
+def _status_table(text: str, summaries: t.Mapping[str, str]) -> str:
+    """``STATUS.md`` with each row's "native review" cell (the fifth) set from ``summaries``."""
     out = []
     for line in text.split("\n"):
         cells = line.split(" | ")
         lang = cells[0].removeprefix("| ").strip() if line.startswith("| ") else ""
-        if lang in reviews and len(cells) >= 6:
-            cells[4] = reviews[lang].summary(catalog_version(lang, folder))
+        if lang in summaries and len(cells) >= 6:
+            cells[4] = summaries[lang]
             line = " | ".join(cells)
         out.append(line)
     return "\n".join(out)
