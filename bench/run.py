@@ -160,8 +160,13 @@ class Server:
 
     def __init__(self, name: str, app: str, folder: str, env: dict[str, str]) -> None:
         self.name = name
-        self.port = free_port()
+        # Bound here and handed to gunicorn, so no other process can take the port between
+        # choosing it and gunicorn binding it, as it could with free_port().
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self._up = False
         self.log_path = os.path.join(folder, f"{name}.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
@@ -176,7 +181,7 @@ class Server:
                 "--threads",
                 str(THREADS),
                 "--bind",
-                f"127.0.0.1:{self.port}",
+                f"fd://{self._socket.fileno()}",
                 "--chdir",
                 folder,
                 "--pythonpath",
@@ -190,6 +195,7 @@ class Server:
             env={**os.environ, **env},
             stdout=self._log,
             stderr=subprocess.STDOUT,
+            pass_fds=(self._socket.fileno(),),
         )
 
     def start(self, path: str) -> Server:
@@ -199,6 +205,7 @@ class Server:
             with open(self.log_path, encoding="utf-8", errors="replace") as f:
                 raise SystemExit(f"{self.name} {problem}:\n{f.read()[-2000:]}")
         log(f"{self.name} is up")
+        self._up = True
         return self
 
     def peak_rss_mb(self) -> float:
@@ -214,7 +221,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        elif self._up:  # it ended after start-up: whatever failed next needs its reason
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                log(f"{self.name} had exited ({self.proc.returncode}):\n{f.read()[-2000:]}")
         self._log.close()
+        self._socket.close()
 
 
 def _children(pid: int) -> list[int]:
