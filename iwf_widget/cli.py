@@ -134,7 +134,13 @@ def serve(host: str, port: int, threads: int) -> None:
     hub = app.extensions.get("iwf_hub")
     if hub is not None:
         hub.ensure_forwarders()
-        _reload_on_hangup(hub)
+
+        def reload_hub() -> list[str]:
+            changes: list[str] = hub.reload()
+            hub.ensure_forwarders()
+            return changes
+
+        _reload_on_hangup(reload_hub)
     try:
         _serve(server, "iwf-widget serving the widget", server_url(server) + "/report/form")
     finally:
@@ -143,19 +149,18 @@ def serve(host: str, port: int, threads: int) -> None:
             hub.stop_forwarders()
 
 
-def _reload_on_hangup(hub: t.Any) -> None:
-    """``kill -HUP``: read the partners file again, beside the requests being served."""
+def _reload_on_hangup(reload_file: t.Callable[[], list[str]]) -> None:
+    """``kill -HUP``: read the partners file again, beside the requests being served or sent."""
     from .settings import ConfigError
 
     log = logging.getLogger("iwf_widget")
 
     def reload() -> None:
         try:
-            changes = hub.reload()
+            changes = reload_file()
         except ConfigError as e:
             log.error("partners file not reloaded, the partners stay as they were: %s", e)
             return
-        hub.ensure_forwarders()
         log.warning("partners file reloaded: %s", "; ".join(changes) or "no change")
 
     if hasattr(signal, "SIGHUP"):
@@ -400,21 +405,23 @@ def forward(loop: bool) -> None:
     """Forward the outbox to the intake now (from IWF_WIDGET_* variables).
 
     For deployments that run forwarding apart from the web processes
-    (IWF_WIDGET_FORWARDER=off there). Several may run at once.
+    (IWF_WIDGET_FORWARDER=off there). Several may run at once. With --loop in
+    hub mode, kill -HUP reads the partners file again, as for serve.
     """
     from .forwarder import Forwarder, combined
 
     _logging()
     settings, outbox = _partner_side()
-    forwarders = [Forwarder(settings, outbox)]
+    own = Forwarder(settings, outbox)
     partners_file = os.environ.get("IWF_WIDGET_PARTNERS_FILE")
+    partners = None
     if partners_file:  # hub mode: every partner's reports, each signed with its own key
-        from .hub import read
+        from .hub import PartnerForwarders
         from .serving import instance_path
 
-        partners = _configured(lambda: read(partners_file, os.environ, instance_path(), sealing=False))
-        forwarders += [Forwarder(these, outbox, named=True) for these in partners.values()]
+        partners = _configured(lambda: PartnerForwarders(partners_file, os.environ, instance_path(), outbox))
     if not loop:
+        forwarders = [own, *(partners.forwarders.values() if partners else ())]
         summary = combined([f.drain() for f in forwarders])
         for f in forwarders:
             f.stop()
@@ -431,8 +438,10 @@ def forward(loop: bool) -> None:
             sys.exit(1)
         return
     _interrupt_on_term()
-    for f in forwarders:
-        f.start()
+    own.start()
+    if partners is not None:
+        partners.start()
+        _reload_on_hangup(partners.reload)
     click.echo("forwarding (Ctrl-C to stop)", err=True)
     try:
         while True:
@@ -440,8 +449,9 @@ def forward(loop: bool) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        for f in forwarders:
-            f.stop()
+        own.stop()
+        if partners is not None:
+            partners.stop()
 
 
 @main.command()

@@ -13,7 +13,8 @@ Each partner gets a :class:`~iwf_widget.extension.WidgetState` of its own (its
 tokens, limits, frame ancestors, wording, status keys, its own forwarder that
 sends only its reports, signed with its key), all on one outbox. The file is
 read and checked at start-up (each error names the partner and the key) and
-again on :meth:`Hub.reload` (``SIGHUP`` for ``iwf-widget serve``): a partner
+again on :meth:`Hub.reload` (``SIGHUP`` for ``iwf-widget serve`` and ``iwf-widget
+forward --loop``): a partner
 added, changed or removed takes effect for the next request, while requests
 already running finish with the settings they began with.
 """
@@ -37,6 +38,7 @@ else:  # pragma: no cover
 
 if t.TYPE_CHECKING:
     from .extension import WidgetState
+    from .forwarder import Forwarder
 
 log = logging.getLogger("iwf_widget")
 
@@ -145,15 +147,10 @@ class Hub:
             old = self.states
             new = self._build(settings, old)
             self.states = new  # one assignment: a request sees the old partners or the new, never half
-        gone = [p for p in old if p not in new or new[p] is not old[p]]
-        for partner in gone:
-            old[partner].stop_forwarder()
-        changes = [f"added {p}" for p in new if p not in old]
-        changes += [f"changed {p}" for p in new if p in old and new[p] is not old[p]]
-        changes += [f"removed {p}" for p in old if p not in new]
-        for line in changes:
-            log.info("partners file %s: %s", self.path, line)
-        return changes
+        for partner in old:
+            if new.get(partner) is not old[partner]:
+                old[partner].stop_forwarder()
+        return _changes(self.path, old, new)
 
     def ensure_forwarders(self) -> None:
         for state in list(self.states.values()):
@@ -162,3 +159,69 @@ class Hub:
     def stop_forwarders(self) -> None:
         for state in list(self.states.values()):
             state.stop_forwarder()
+
+
+class PartnerForwarders:
+    """A forwarder per partner in the file, for ``iwf-widget forward --loop`` apart from the
+    web processes; :meth:`reload` keeps them in step with the file as :meth:`Hub.reload`
+    keeps a hub's, so adding a partner needs no restart of forwarding either."""
+
+    def __init__(self, path: str, environ: t.Mapping[str, t.Any], instance_path: str, outbox: Outbox) -> None:
+        self.path = path
+        self.environ = dict(environ)
+        self.instance_path = instance_path
+        self.outbox = outbox
+        self._lock = threading.Lock()
+        self._running = False
+        self.forwarders: dict[str, Forwarder] = self._build({})
+
+    def _build(self, current: t.Mapping[str, Forwarder]) -> dict[str, Forwarder]:
+        from .forwarder import Forwarder
+
+        forwarders = {}
+        for partner, these in read(self.path, self.environ, self.instance_path, sealing=False).items():
+            old = current.get(partner)
+            forwarders[partner] = (
+                old if old is not None and old.settings == these else Forwarder(these, self.outbox, named=True)
+            )
+        return forwarders
+
+    def start(self) -> None:
+        with self._lock:
+            self._running = True
+            for forwarder in self.forwarders.values():
+                forwarder.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._running = False
+            for forwarder in self.forwarders.values():
+                forwarder.stop()
+
+    def reload(self) -> list[str]:
+        """Read the file again; what changed. A file with an error changes nothing (and raises).
+
+        A removed partner's queued reports stay in the outbox, for when it is added again.
+        """
+        with self._lock:
+            old = self.forwarders
+            new = self._build(old)
+            self.forwarders = new
+            for partner, forwarder in old.items():
+                if new.get(partner) is not forwarder:
+                    forwarder.stop()
+            if self._running:
+                for partner, forwarder in new.items():
+                    if old.get(partner) is not forwarder:
+                        forwarder.start()
+        return _changes(self.path, old, new)
+
+
+def _changes(path: str, old: t.Mapping[str, object], new: t.Mapping[str, object]) -> list[str]:
+    """What a reload did, partner by partner: an entry kept as it was is unchanged."""
+    changes = [f"added {p}" for p in new if p not in old]
+    changes += [f"changed {p}" for p in new if p in old and new[p] is not old[p]]
+    changes += [f"removed {p}" for p in old if p not in new]
+    for line in changes:
+        log.info("partners file %s: %s", path, line)
+    return changes

@@ -468,3 +468,65 @@ def test_only_the_deployments_own_forwarder_tidies_the_shared_outbox(hub_app):
     forwarder.run_once()
     forwarder.stop()
     assert outbox._outcome("an-expired-token") is None, "purged by the deployment's own forwarder"
+
+
+def test_sighup_to_forwarding_apart_adds_and_removes_partners_and_a_broken_file_changes_nothing(tmp_path, keypair):
+    """A partner added to the file is forwarded after ``kill -HUP``, without restarting forwarding."""
+    system = hub_system(tmp_path, keypair, two_partners())
+    system.widget_env["IWF_WIDGET_FORWARDER"] = "off"
+    system.intake_env["IWF_INTAKE_PARTNERS"] = json.dumps({PARTNER: [KEY], MA: [MA_KEY], SN: [SN_KEY]})
+    forwarding = tmp_path / "forwarding.toml"  # the forwarder's own copy, edited apart from the web's
+    forwarding.write_text(partner_table(MA, MA_KEY, "https://www.ma.example"), "utf-8")
+    env = {k: v for k, v in system.widget_env.items() if k != "IWF_WIDGET_INTAKE_PUBLIC_KEY"}
+    env["IWF_WIDGET_PARTNERS_FILE"] = str(forwarding)
+    log = tmp_path / "forward.log"
+    forwarder = None
+    try:
+        system.start_intake()
+        system.start_widget()
+        with open(log, "ab") as out:
+            forwarder = subprocess.Popen(
+                [sys.executable, "-m", "iwf_widget.cli", "forward", "--loop"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_until(lambda: "forwarding (Ctrl-C to stop)" in log.read_text(), timeout=20)
+
+        def delivered() -> set[str]:
+            return {row["reference"] for row in system.export()}
+
+        ma = submit_to(system, MA, "https://example.com/ma-1")
+        sn = submit_to(system, SN, "https://example.com/sn-1")
+        wait_until(lambda: ma in delivered(), timeout=20)
+        time.sleep(0.5)  # several passes: sn-safe is not in the forwarder's file yet
+        assert sn not in delivered() and system.health()["outbox_pending"] == 1
+
+        forwarding.write_text("[partners.broken", "utf-8")
+        os.kill(forwarder.pid, signal.SIGHUP)
+        wait_until(lambda: "partners file not reloaded" in log.read_text(), timeout=10)
+        ma = submit_to(system, MA, "https://example.com/ma-2")
+        wait_until(lambda: ma in delivered(), timeout=20)  # ma-cyberconfiance is still forwarded
+
+        forwarding.write_text(two_partners(), "utf-8")
+        os.kill(forwarder.pid, signal.SIGHUP)
+        wait_until(lambda: sn in delivered(), timeout=20)
+        assert "partners file reloaded: added sn-safe" in log.read_text()
+
+        forwarding.write_text(partner_table(SN, SN_KEY, "https://sn.example"), "utf-8")
+        os.kill(forwarder.pid, signal.SIGHUP)
+        wait_until(lambda: "removed ma-cyberconfiance" in log.read_text(), timeout=10)
+        assert "partners file reloaded: changed sn-safe; removed ma-cyberconfiance" in log.read_text()
+        ma = submit_to(system, MA, "https://example.com/ma-3")
+        sn = submit_to(system, SN, "https://example.com/sn-2")
+        wait_until(lambda: sn in delivered(), timeout=20)
+        time.sleep(0.5)
+        assert ma not in delivered(), "a removed partner's report waits in the outbox"
+        assert system.health()["outbox_pending"] == 1 and system.health()["outbox_failed"] == 0
+        assert forwarder.poll() is None and "Traceback" not in log.read_text()
+    finally:
+        if forwarder is not None and forwarder.poll() is None:
+            os.killpg(forwarder.pid, signal.SIGTERM)
+            forwarder.wait(15)
+        system.stop_all()
