@@ -283,10 +283,12 @@ def _stats_lang(lang: str) -> str:
 @main.command()
 @click.option("--html", "html", metavar="FILE", help="Write a self-contained page with charts to FILE.")
 @click.option("--lang", default="en", show_default=True, help="The language of the figures' labels.")
-def stats(html: str | None, lang: str) -> None:
+@click.option("--partner", metavar="ID", help="Only this partner's figures (a hub's partner, or the deployment's own).")
+def stats(html: str | None, lang: str, partner: str | None) -> None:
     """Reports per day, week and language, and who the scope step sent to other help.
 
-    From the outbox's daily counters (IWF_WIDGET_OUTBOX_URL or IWF_WIDGET_INSTANCE).
+    From the outbox's daily counters (IWF_WIDGET_OUTBOX_URL or IWF_WIDGET_INSTANCE):
+    every partner's added up, or one partner's with --partner.
     """
     from .serving import instance_path
     from .settings import outbox_url
@@ -296,7 +298,7 @@ def stats(html: str | None, lang: str) -> None:
     box = _configured(lambda: _open_outbox(outbox_url(os.environ, instance_path())), "IWF_WIDGET_OUTBOX_URL")
     try:
         with _outbox_trouble("read"):
-            daily = box.daily()
+            daily = box.daily(partner)
     finally:
         box.close()
     _write_stats(*partner_charts(daily, lang), lang=lang, html=html)

@@ -75,16 +75,18 @@ forward_state = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
 )
 
-#: Per day, how many: ``report:<lang>`` (reports accepted in that language) and
+#: Per day and partner, how many: ``report:<lang>`` (reports accepted in that language) and
 #: ``exit:<kind>:js`` / ``exit:<kind>:nojs`` (people the scope step sent to other help).
-#: The day (UTC) is the finest time kept; nothing in a row is about one person.
+#: The day (UTC) is the finest time kept; nothing in a row is about one person. Partner
+#: ``""``: counted before revision 0006, for every partner of the outbox together.
 daily_counts = sa.Table(
     "iwf_daily_counts",
     metadata,
     sa.Column("day", sa.String(10), nullable=False),
     sa.Column("name", sa.String(48), nullable=False),
     sa.Column("count", sa.BigInteger, nullable=False),
-    sa.PrimaryKeyConstraint("day", "name", name="iwf_daily_counts_pkey"),
+    sa.Column("partner", sa.String(64), nullable=False, server_default=""),
+    sa.PrimaryKeyConstraint("day", "partner", "name", name="iwf_daily_counts_pkey"),
 )
 
 #: Per report, what its status page shows: the state and the day it began, under a keyed
@@ -118,19 +120,22 @@ def _today(now: float | None = None) -> str:
 EXIT_KINDS = ("danger", "self", "adult", "other")
 
 
-def _add_counts(conn: sa.Connection, names: t.Mapping[str, int], now: float | None = None) -> None:
-    """Add to today's counters, in the caller's transaction."""
+def _add_counts(conn: sa.Connection, counts: t.Mapping[tuple[str, str], int], now: float | None = None) -> None:
+    """Add to today's counters, ``{(partner, name): n}``, in the caller's transaction."""
     day = _today(now)
     c = daily_counts.c
     insert = conflict_insert(conn)
-    for name, n in names.items():
+    for (partner, name), n in counts.items():
         if insert is not None:
-            statement = insert(daily_counts).values(day=day, name=name, count=n)
-            conn.execute(statement.on_conflict_do_update(index_elements=[c.day, c.name], set_={"count": c.count + n}))
+            statement = insert(daily_counts).values(day=day, partner=partner, name=name, count=n)
+            conn.execute(
+                statement.on_conflict_do_update(index_elements=[c.day, c.partner, c.name], set_={"count": c.count + n})
+            )
             continue
-        updated = conn.execute(daily_counts.update().where(c.day == day, c.name == name).values(count=c.count + n))
+        mine = (c.day == day, c.partner == partner, c.name == name)
+        updated = conn.execute(daily_counts.update().where(*mine).values(count=c.count + n))
         if not updated.rowcount:
-            conn.execute(daily_counts.insert().values(day=day, name=name, count=n))
+            conn.execute(daily_counts.insert().values(day=day, partner=partner, name=name, count=n))
 
 
 #: A retry time or lease further ahead than its own length plus this was set by a clock since
@@ -324,7 +329,7 @@ class Outbox:
                 if statuses:
                     # Two references alike (55 bits) must never cost a report: the first status stays.
                     conn.execute(_insert_new(conn, report_status), statuses)
-                languages = collections.Counter(f"report:{a.lang}" for a in batch if a.lang)
+                languages = collections.Counter((a.partner, f"report:{a.lang}") for a in batch if a.lang)
                 if languages:
                     _add_counts(conn, languages)
         except sa.exc.IntegrityError as error:
@@ -569,18 +574,22 @@ class Outbox:
 
     # -- daily counters -----------------------------------------------------
 
-    def count_exit(self, kind: str, js: bool) -> None:
-        """Someone left the scope step for other help of ``kind`` (with or without JavaScript)."""
+    def count_exit(self, kind: str, js: bool, partner: str = "") -> None:
+        """Someone left ``partner``'s scope step for other help of ``kind`` (with or without JavaScript)."""
         if kind not in EXIT_KINDS:
             raise ValueError(kind)
         with self._writers, self.engine.begin() as conn:
-            _add_counts(conn, {f"exit:{kind}:{'js' if js else 'nojs'}": 1})
+            _add_counts(conn, {(partner, f"exit:{kind}:{'js' if js else 'nojs'}"): 1})
 
-    def daily(self) -> list[tuple[str, str, int]]:
-        """Every counter, as (day, name, count), oldest day first."""
+    def daily(self, partner: str | None = None) -> list[tuple[str, str, int]]:
+        """Every counter, as (day, name, count), oldest day first: ``partner``'s, or all partners' added up."""
         c = daily_counts.c
+        total = sa.func.sum(c["count"])
+        query = sa.select(c.day, c.name, total).group_by(c.day, c.name).order_by(c.day, c.name)
+        if partner is not None:
+            query = query.where(c.partner == partner)
         with self.reads.connect() as conn:
-            rows = conn.execute(sa.select(c.day, c.name, c.count).order_by(c.day, c.name)).all()
+            rows = conn.execute(query).all()
         return [(r[0], r[1], int(r[2])) for r in rows]
 
     # -- what is waiting ----------------------------------------------------

@@ -242,7 +242,7 @@ def count_exit() -> Response:
 
 def _count_exit(kind: str, js: bool) -> None:
     try:
-        state().outbox.count_exit(kind, js)
+        state().outbox.count_exit(kind, js, state().settings.partner_id)
     except Exception as error:  # noqa: BLE001  a statistic: the page is shown all the same
         state().throttled.log(
             logging.WARNING, ("count", type(error).__name__), "counting failed: %s", brief_error(error)

@@ -530,3 +530,40 @@ def test_sighup_to_forwarding_apart_adds_and_removes_partners_and_a_broken_file_
             os.killpg(forwarder.pid, signal.SIGTERM)
             forwarder.wait(15)
         system.stop_all()
+
+
+def test_each_partners_daily_counters_are_its_own_and_stats_shows_one_or_all(hub_app, tmp_path):
+    app = hub_app()
+    client = app.test_client()
+    assert send(client, MA).status_code == 200
+    assert send(client, MA, lang="ar").status_code == 200
+    assert send(client, SN).status_code == 200
+    assert client.get(f"/report/p/{MA}/form?lang=fr&step=adult").status_code == 200  # sent to other help
+    assert client.get("/report/form?lang=en&step=self").status_code == 200  # the deployment's own portal
+    outbox = app.extensions["iwf_widget"].outbox
+
+    def counts(partner: str | None = None) -> dict[str, int]:
+        return {name: n for _, name, n in outbox.daily(partner)}
+
+    assert counts(MA) == {"report:fr": 1, "report:ar": 1, "exit:adult:nojs": 1}
+    assert counts(SN) == {"report:fr": 1}
+    assert counts("test-partner") == {"exit:self:nojs": 1}
+    assert counts() == {"report:fr": 2, "report:ar": 1, "exit:adult:nojs": 1, "exit:self:nojs": 1}
+
+    env = {**os.environ, "IWF_WIDGET_OUTBOX_URL": app.config["IWF_WIDGET_OUTBOX_URL"]}
+
+    def stats(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "iwf_widget.cli", "stats", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    mine, theirs, everyone = stats("--partner", MA), stats("--partner", SN), stats()
+    assert "العربية" in mine and "Images of adults only" in mine
+    assert "العربية" not in theirs and "Images of adults only" not in theirs and "Français" in theirs
+    assert "العربية" in everyone and "Threats to share images of them" in everyone

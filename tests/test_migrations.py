@@ -267,3 +267,62 @@ def test_an_intake_on_postgresql_at_0001_is_rekeyed_per_partner_with_its_reports
         conn.execute(store.reports.insert(), {**row, "id": f"{0:032x}"})
     engine.dispose()
     intake.close()
+
+
+def _migrate(url: str, schema: migrations.Schema, target: str, down: bool = False) -> None:
+    from alembic import command
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config = schema.config()
+            config.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(config, target)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_daily_counters_from_0005_keep_their_counts_and_queued_reports_stay_queued(tmp_path, request, kind):
+    url = f"sqlite:///{tmp_path}/outbox.db" if kind == "sqlite" else request.getfixturevalue("database")("outbox")
+    _migrate(url, migrations.OUTBOX, "0005")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        queued = sa.Table("iwf_outbox", sa.MetaData(), autoload_with=conn)
+        conn.execute(
+            queued.insert().values(
+                id="r1", partner="p", created=0.0, sealed=b"x", state="pending", attempts=0, next_attempt_at=0.0
+            )
+        )
+        counts = sa.Table("iwf_daily_counts", sa.MetaData(), autoload_with=conn)
+        conn.execute(
+            counts.insert(),
+            [
+                {"day": "2026-11-30", "name": "report:fr", "count": 3},
+                {"day": "2026-11-30", "name": "exit:adult:js", "count": 1},
+            ],
+        )
+    engine.dispose()
+
+    box = Outbox(url)
+    try:
+        assert box.migrated == ["outbox: upgraded 0005 -> 0006 (0006)"]
+        before = [("2026-11-30", "exit:adult:js", 1), ("2026-11-30", "report:fr", 3)]
+        assert box.daily() == before and box.daily("") == before, "counted before partners were kept apart"
+        assert box.daily("p") == []
+        with box.engine.begin() as conn:
+            outbox_module._add_counts(conn, {("p", "report:fr"): 2}, now=1796040000)  # 2026-11-30, 12:00 UTC
+        assert box.daily() == [("2026-11-30", "exit:adult:js", 1), ("2026-11-30", "report:fr", 5)]
+        assert box.daily("p") == [("2026-11-30", "report:fr", 2)]
+        assert box.stats()["outbox_pending"] == 1
+    finally:
+        box.close()
+
+    # Back to 0005: one counter per day and name again, the partners' counts added up.
+    _migrate(url, migrations.OUTBOX, "0005", down=True)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT day, name, count FROM iwf_daily_counts ORDER BY name")).all()
+        assert [tuple(r) for r in rows] == [("2026-11-30", "exit:adult:js", 1), ("2026-11-30", "report:fr", 5)]
+        assert conn.execute(sa.text("SELECT count(*) FROM iwf_outbox")).scalar() == 1
+    engine.dispose()
