@@ -10,11 +10,9 @@ reference never sits beside anything of what was reported.
 
 from __future__ import annotations
 
-import collections
 import enum
 import hashlib
 import hmac
-import threading
 import time
 import typing as t
 from dataclasses import dataclass
@@ -70,8 +68,8 @@ def _code(report_id: str) -> str:
 
 #: Lookups a partner answers an hour, whoever asks: the bound on a guesser with many addresses.
 PARTNER_LOOKUPS = "2000/hour"
-#: Lookup tokens spent in this process, remembered at most (each for its token's lifetime).
-MAX_SPENT = 100_000
+#: What a spent lookup token is recorded with in the outbox (a form token's is its outcome).
+SPENT = "lookup"
 STATUS_SALT = "iwf-widget.status-token.v1"
 
 
@@ -115,8 +113,9 @@ class Lookups:
     more (ProofOfWork.weight). A mistyped or malformed reference is answered
     before anything is charged; only a well-formed one is charged, to the
     client's anonymous limit and to the partner-wide one, and then looked up.
-    Nothing about who looked is kept: the spent tokens live in this process's
-    memory only, and the limits count under a keyed hash that rotates daily.
+    Nothing about who looked is kept: a spent token is its random nonce and its
+    expiry in the outbox (shared by every process, as form tokens are), and the
+    limits count under a keyed hash that rotates daily.
     """
 
     def __init__(self, signer: TokenSigner, work: ProofOfWork, limiter: Limiter, outbox: Outbox, keys: StatusKeys):
@@ -125,8 +124,6 @@ class Lookups:
         self.limiter = limiter
         self.outbox = outbox
         self.keys = keys
-        self._spent: collections.OrderedDict[str, float] = collections.OrderedDict()
-        self._lock = threading.Lock()
 
     def lookup(self, data: FormData, lang: str, client: str, same_origin: bool, now: float | None = None) -> Lookup:
         now = time.time() if now is None else now
@@ -145,7 +142,7 @@ class Lookups:
         worked = self.work.verify(proof, token)
         if proof and not worked:  # a forged or borrowed solution: refused, like a forged token
             return NotLooked(Problem.WORK)
-        if not self._spend(claims.nonce, claims.expires, now):
+        if self.outbox.spend(claims.nonce, claims.expires, SPENT) is not None:  # used already
             return NotLooked(Problem.TOKEN)
         wait = self.limiter.hit(client, cost=self.work.weight(worked))
         if wait is not None:
@@ -155,15 +152,3 @@ class Lookups:
         found = self.outbox.status(self.keys.every(code))
         state, day = found if found else (UNKNOWN, None)
         return Found(state if state in STATES else UNKNOWN, day, reference.formatted(code))
-
-    def _spend(self, nonce: str, expires: float, now: float) -> bool:
-        """Use a token up; False if this process has seen it used."""
-        with self._lock:
-            while self._spent and next(iter(self._spent.values())) < now:
-                self._spent.popitem(last=False)
-            if nonce in self._spent:
-                return False
-            self._spent[nonce] = expires
-            while len(self._spent) > MAX_SPENT:
-                self._spent.popitem(last=False)
-            return True

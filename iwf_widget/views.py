@@ -411,12 +411,27 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
     """One lookup (status.Lookups): an answer, or the box again saying why not."""
     settings = state().settings
     typed = (request.form.get("reference") or "")[:40]
-    result = state().lookups.lookup(
-        request.form,
-        language(),
-        client_address(request.environ, request.remote_addr, settings.trusted_proxies),
-        _same_origin_request(settings.trusted_proxies),
-    )
+    try:
+        result = state().lookups.lookup(
+            request.form,
+            language(),
+            client_address(request.environ, request.remote_addr, settings.trusted_proxies),
+            _same_origin_request(settings.trusted_proxies),
+        )
+    except Exception as failure:  # noqa: BLE001  the outbox (or Redis) failing: say so, keep what was typed
+        state().throttled.log(
+            logging.ERROR, ("lookup", type(failure).__name__), "lookup failed: %s", brief_error(failure)
+        )
+        notice = (
+            gettext("Not checked yet"),
+            # TRANSLATORS: Status page, when the check failed on the server's side (its storage is unavailable).
+            gettext(
+                "We cannot check references at the moment. This does not affect your report. "
+                "Please try again in a few minutes."
+            ),
+        )
+        body, code = _status_page(503, typed=typed, notice=notice)
+        return body, code, _retry_after(60)
     if isinstance(result, Found):
         return _page("status.html", found=result, answer=_status_answer(result.state), day=_day(result.day, language()))
     if isinstance(result, Wait):

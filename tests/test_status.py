@@ -21,6 +21,7 @@ import typing as t
 
 import altcha
 import pytest
+from markupsafe import escape
 from support import browser as B
 from support.partner import SIGNING_KEY, partner_app, token_of, valid_answers
 from support.procs import KEY, PARTNER, System, wait_until
@@ -606,3 +607,38 @@ def test_an_intake_answer_for_outcomes_is_verified_before_anything_is_recorded(t
         forwarder.stop()
         outbox.close()
         server.shutdown()
+
+
+def test_a_lookup_token_is_used_once_across_processes_sharing_the_outbox(make_app):
+    """Each app is a process of its own (its own memory); the spent token is in the shared outbox."""
+    first, second = make_app().test_client(), make_app().test_client()
+    ref = send_report(first)
+    page = first.get("/report/status").get_data(as_text=True)
+    data = {"iwf_token": token_of(page), "reference": ref}
+    assert state_of(first.post("/report/status", data=data, environ_base={"REMOTE_ADDR": ADDRESS})) == "received"
+    again = second.post("/report/status", data=data, environ_base={"REMOTE_ADDR": ADDRESS})
+    assert again.status_code == 400 and state_of(again) is None
+    assert "Not checked yet" in again.get_data(as_text=True)
+
+
+def test_a_lookup_while_the_outbox_fails_says_so_in_the_persons_language_and_keeps_the_reference(client, tmp_path):
+    ref = send_report(client)
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute(
+            "CREATE TRIGGER full BEFORE INSERT ON iwf_spent_tokens"
+            " BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    failed = look(client, ref, lang="fr")
+    text = failed.get_data(as_text=True)
+    french = i18n.translations("fr")
+    expected = french.gettext(
+        "We cannot check references at the moment. This does not affect your report. Please try again in a few minutes."
+    )
+    assert expected.startswith("Pour le moment") and str(escape(expected)) in text
+    assert str(escape(french.gettext("Not checked yet"))) in text
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "60"
+    assert state_of(failed) is None and f'value="{ref}"' in text, "what was typed is kept"
+    assert 'name="iwf_token"' in text, "a fresh token: pressing Check again works"
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute("DROP TRIGGER full")
+    assert state_of(look(client, ref, lang="fr")) == "received"
