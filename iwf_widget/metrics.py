@@ -68,8 +68,17 @@ intake_replays = Counter(
     "iwf_intake_replays", "Exact replays answered from memory, by partner.", ["partner"], registry=REGISTRY
 )
 
-for _reason in REFUSAL_REASONS:  # every reason present from the start, at 0
+#: What became of a status lookup. ``known``/``unknown``: answered, the reference held or not
+#: (many ``unknown`` is what guessing looks like); ``limited``: over a limit; ``failed``: the
+#: outbox could not be used; the rest were not made: ``origin``, ``token`` (missing, wrong or
+#: used), ``proof_of_work`` (a proof that does not match), ``mistyped``, ``malformed``.
+LOOKUP_RESULTS = ("known", "unknown", "limited", "failed", "origin", "token", "proof_of_work", "mistyped", "malformed")
+lookups = Counter("iwf_widget_status_lookups", "Status page lookups, by result.", ["result"], registry=REGISTRY)
+
+for _reason in REFUSAL_REASONS:  # every reason and result present from the start, at 0
     refused.labels(_reason)
+for _result in LOOKUP_RESULTS:
+    lookups.labels(_result)
 
 
 class OutboxCollector(Collector):

@@ -74,11 +74,11 @@ STATUS_SALT = "iwf-widget.status-token.v1"
 
 
 class Problem(enum.Enum):
-    """Why a lookup was not made; nothing was charged to anyone."""
+    """Why a lookup was not made; nothing was charged to anyone. The values are metrics' results."""
 
-    CROSS_SITE = "cross_site"
+    CROSS_SITE = "origin"
     TOKEN = "token"
-    WORK = "work"
+    WORK = "proof_of_work"
     MISTYPED = "mistyped"
     MALFORMED = "malformed"
 

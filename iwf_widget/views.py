@@ -32,7 +32,7 @@ from .pages import SLOTS
 from .ratelimit import client_address
 from .reference import for_report
 from .report import DESCRIPTION_MAX, EMAIL_MAX, MAX_ADDRESSES
-from .status import DELIVERED, RECEIVED, Found, Problem, Wait
+from .status import DELIVERED, RECEIVED, UNKNOWN, Found, Problem, Wait
 from .submission import Accepted, Limited, Refusal, Refused, Replayed, Result
 
 if t.TYPE_CHECKING:
@@ -419,6 +419,7 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
             _same_origin_request(settings.trusted_proxies),
         )
     except Exception as failure:  # noqa: BLE001  the outbox (or Redis) failing: say so, keep what was typed
+        metrics.lookups.labels("failed").inc()
         state().throttled.log(
             logging.ERROR, ("lookup", type(failure).__name__), "lookup failed: %s", brief_error(failure)
         )
@@ -433,12 +434,15 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         body, code = _status_page(503, typed=typed, notice=notice)
         return body, code, _retry_after(60)
     if isinstance(result, Found):
+        metrics.lookups.labels("unknown" if result.state == UNKNOWN else "known").inc()
         return _page("status.html", found=result, answer=_status_answer(result.state), day=_day(result.day, language()))
     if isinstance(result, Wait):
+        metrics.lookups.labels("limited").inc()
         title, message = _lookup_wait_notice(result.retry_after)
         body, code = _status_page(429, typed=typed, notice=(title, message))
         return body, code, _retry_after(result.retry_after)
     problem = result.problem
+    metrics.lookups.labels(problem.value).inc()
     if problem is Problem.MISTYPED:
         # TRANSLATORS: The reference's last character (a check) does not fit the others: a typing mistake.
         error = gettext(

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.ports import free_port
 from support.procs import KEY, PARTNER, ROOT, Proc, System, wait_until
 
+from iwf_widget import metrics, reference
 from iwf_widget.intake import create_app
 
 WIDGET_TOKEN = "widget-metrics-token-0123456789"
@@ -116,7 +117,7 @@ def test_metrics_carry_nothing_about_a_reporter(system):
     ):
         assert "example.com" not in text and "127.0.0.1" not in text
         labels = {k for (_, ls) in samples(text) for k, _ in ls}
-        assert labels <= {"reason", "cause", "partner", "le"}
+        assert labels <= {"reason", "cause", "result", "partner", "le"}
 
 
 def test_metrics_are_refused_without_the_token(system):
@@ -203,3 +204,42 @@ def test_counters_add_up_across_gunicorn_workers(tmp_path, keypair):
             assert value(text, "iwf_widget_outbox_pending") == 6
     finally:
         proc.stop()
+
+
+def test_status_lookups_are_counted_by_result_and_never_by_reference(system):
+    system.widget_env.update(IWF_WIDGET_WORK_DIFFICULTY="0", IWF_WIDGET_STATUS_RATE_LIMIT="2/hour")
+    system.start_intake()
+    system.start_widget()
+    held = system.submit()
+    unknown = reference.for_report("0" * 31 + "1")
+    mistyped = unknown[:3] + ("7" if unknown[3] != "7" else "8") + unknown[4:]
+
+    def look(typed: str, **over: str) -> int:
+        page = system.http.get(f"{system.widget_url}/status", params={"lang": "en"}).text
+        token = re.search(r'name="iwf_token" value="([^"]+)"', page)
+        assert token
+        data = {"iwf_token": token.group(1), "reference": typed, **over}
+        return system.http.post(f"{system.widget_url}/status", params={"lang": "en"}, data=data).status_code
+
+    assert [look(held), look(unknown), look(mistyped), look("nonsense"), look(held, iwf_token="forged")] == [
+        200,
+        200,
+        400,
+        400,
+        400,
+    ]
+    assert look(unknown) == 429, "the third well-formed lookup is over the limit of 2"
+    text = scrape(f"{system.widget_url}/metrics", WIDGET_TOKEN)
+    counted = {r: value(text, "iwf_widget_status_lookups_total", result=r) for r in metrics.LOOKUP_RESULTS}
+    assert counted == {
+        "known": 1,
+        "unknown": 1,
+        "limited": 1,
+        "failed": 0,
+        "origin": 0,
+        "token": 1,
+        "proof_of_work": 0,
+        "mistyped": 1,
+        "malformed": 1,
+    }
+    assert held not in text and reference.compact(held) not in text
