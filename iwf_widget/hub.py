@@ -115,8 +115,15 @@ def read(
     return out
 
 
-class Hub:
-    """The partners of one deployment, their states, and the outbox they share."""
+class _Configured(t.Protocol):
+    settings: Settings
+
+
+_Built = t.TypeVar("_Built", bound=_Configured)
+
+
+class _FromFile:
+    """What is built per partner from the partners file, on the outbox they share."""
 
     def __init__(self, path: str, environ: t.Mapping[str, t.Any], instance_path: str, outbox: Outbox) -> None:
         self.path = path
@@ -124,18 +131,30 @@ class Hub:
         self.instance_path = instance_path
         self.outbox = outbox
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _keep_or_make(
+        settings: t.Mapping[str, Settings], current: t.Mapping[str, _Built], make: t.Callable[[Settings], _Built]
+    ) -> dict[str, _Built]:
+        """Per partner, the current one where its settings are as they were (a reload keeps it), else a new one."""
+        built = {}
+        for partner, these in settings.items():
+            old = current.get(partner)
+            built[partner] = old if old is not None and old.settings == these else make(these)
+        return built
+
+
+class Hub(_FromFile):
+    """The partners of one deployment, their states, and the outbox they share."""
+
+    def __init__(self, path: str, environ: t.Mapping[str, t.Any], instance_path: str, outbox: Outbox) -> None:
+        super().__init__(path, environ, instance_path, outbox)
         self.states: dict[str, WidgetState] = self._build(read(path, self.environ, instance_path), {})
 
     def _build(self, settings: dict[str, Settings], current: t.Mapping[str, WidgetState]) -> dict[str, WidgetState]:
         from .extension import WidgetState
 
-        states = {}
-        for partner, these in settings.items():
-            old = current.get(partner)
-            states[partner] = (
-                old if old is not None and old.settings == these else WidgetState(these, self.outbox, hub=True)
-            )
-        return states
+        return self._keep_or_make(settings, current, lambda these: WidgetState(these, self.outbox, hub=True))
 
     def get(self, partner: str) -> WidgetState | None:
         return self.states.get(partner)
@@ -161,30 +180,21 @@ class Hub:
             state.stop_forwarder()
 
 
-class PartnerForwarders:
+class PartnerForwarders(_FromFile):
     """A forwarder per partner in the file, for ``iwf-widget forward --loop`` apart from the
     web processes; :meth:`reload` keeps them in step with the file as :meth:`Hub.reload`
     keeps a hub's, so adding a partner needs no restart of forwarding either."""
 
     def __init__(self, path: str, environ: t.Mapping[str, t.Any], instance_path: str, outbox: Outbox) -> None:
-        self.path = path
-        self.environ = dict(environ)
-        self.instance_path = instance_path
-        self.outbox = outbox
-        self._lock = threading.Lock()
+        super().__init__(path, environ, instance_path, outbox)
         self._running = False
         self.forwarders: dict[str, Forwarder] = self._build({})
 
     def _build(self, current: t.Mapping[str, Forwarder]) -> dict[str, Forwarder]:
         from .forwarder import Forwarder
 
-        forwarders = {}
-        for partner, these in read(self.path, self.environ, self.instance_path, sealing=False).items():
-            old = current.get(partner)
-            forwarders[partner] = (
-                old if old is not None and old.settings == these else Forwarder(these, self.outbox, named=True)
-            )
-        return forwarders
+        settings = read(self.path, self.environ, self.instance_path, sealing=False)
+        return self._keep_or_make(settings, current, lambda these: Forwarder(these, self.outbox, named=True))
 
     def start(self) -> None:
         with self._lock:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from support import browser as B
+from support.cli import succeeds
 from support.partner import partner_app, token_of, valid_answers
 from support.procs import KEY, PARTNER, System, wait_until
 from support.servers import (  # noqa: F401  (fixtures)
@@ -553,15 +554,7 @@ def test_each_partners_daily_counters_are_its_own_and_stats_shows_one_or_all(hub
     env = {**os.environ, "IWF_WIDGET_OUTBOX_URL": app.config["IWF_WIDGET_OUTBOX_URL"]}
 
     def stats(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "iwf_widget.cli", "stats", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return succeeds(env, "stats", *args).stdout
 
     mine, theirs, everyone = stats("--partner", MA), stats("--partner", SN), stats()
     assert "العربية" in mine and "Images of adults only" in mine

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from support.cli import succeeds
 from support.procs import ROOT, System, wait_until
 from support.servers import database, postgres  # noqa: F401  (fixtures)
 from support.venvs import clean_venv
@@ -103,15 +104,7 @@ def test_migrate_command_says_what_it_did(tmp_path):
     }
 
     def migrate(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "iwf_widget.cli", "migrate", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout
+        return succeeds(env, "migrate", *args).stdout
 
     assert "outbox: upgraded empty database -> " in migrate()
     assert "nothing to do" in migrate()

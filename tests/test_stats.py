@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import httpx
 import pytest
 from support.browser import axe_violations, explain, watching
+from support.cli import succeeds
 from support.procs import System, wait_until
 
 from iwf_widget import charts
@@ -16,14 +14,6 @@ from iwf_widget.stats import intake_charts
 
 DASHBOARD_TOKEN = "dashboard-token-0123456789abcdef"
 LANGUAGES = {"en": 1, "fr": 2, "ar": 3}
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "iwf_widget.cli", *args], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +56,7 @@ def test_daily_counters_hold_languages_and_exits_never_reports(reported):
 
 
 def test_stats_prints_the_counts(reported):
-    out = cli(reported.widget_env, "stats").stdout
+    out = succeeds(reported.widget_env, "stats").stdout
     assert "Reports by language" in out and "Français" in out
     assert "Images of adults only" in out and "A child in danger right now" in out
 
@@ -109,7 +99,7 @@ def open_page(browser, path):
 @pytest.mark.parametrize("lang", ["en", "ar"])
 def test_partner_page_shows_charts_that_match_their_tables(reported, browser, tmp_path, lang):
     out = tmp_path / f"stats-{lang}.html"
-    cli(reported.widget_env, "stats", "--html", str(out), "--lang", lang)
+    succeeds(reported.widget_env, "stats", "--html", str(out), "--lang", lang)
     context, page, seen = open_page(browser, out)
     try:
         assert seen["origins"] == {"file:"}, seen["origins"]  # nothing leaves the page
@@ -129,7 +119,7 @@ def test_partner_page_shows_charts_that_match_their_tables(reported, browser, tm
 
 def test_hotline_page_shows_partners_languages_and_delays(reported, browser, tmp_path):
     out = tmp_path / "intake.html"
-    cli(reported.intake_env, "intake-stats", "--html", str(out))
+    succeeds(reported.intake_env, "intake-stats", "--html", str(out))
     context, page, seen = open_page(browser, out)
     try:
         assert seen["origins"] == {"file:"}, seen["origins"]
