@@ -243,3 +243,11 @@ def test_status_lookups_are_counted_by_result_and_never_by_reference(system):
         "malformed": 1,
     }
     assert held not in text and reference.compact(held) not in text
+
+
+def test_every_reason_a_lookup_is_not_made_is_a_lookup_result_present_from_the_start():
+    """The metrics module stays free of the widget's modules (the intake imports it), so the
+    results are listed there by hand: each of the status page's problems must be one."""
+    from iwf_widget.status import Problem
+
+    assert {problem.value for problem in Problem} <= set(metrics.LOOKUP_RESULTS)
