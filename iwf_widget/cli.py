@@ -285,7 +285,7 @@ def _stats_lang(lang: str) -> str:
 @click.option("--lang", default="en", show_default=True, help="The language of the figures' labels.")
 @click.option("--partner", metavar="ID", help="Only this partner's figures (a hub's partner, or the deployment's own).")
 def stats(html: str | None, lang: str, partner: str | None) -> None:
-    """Reports per day, week and language, and who the scope step sent to other help.
+    """Reports per day, week and language, who the scope step sent to other help, and checks on reports.
 
     From the outbox's daily counters (IWF_WIDGET_OUTBOX_URL or IWF_WIDGET_INSTANCE):
     every partner's added up, or one partner's with --partner.

@@ -118,6 +118,9 @@ def _today(now: float | None = None) -> str:
 
 #: Where the scope step sends someone whose case is not a report for the hotline.
 EXIT_KINDS = ("danger", "self", "adult", "other")
+#: Status lookups by what the person was shown: an answer, or "please wait" (the limits).
+#: Lookups refused for a typing mistake or a bad token are not counted: they are retried.
+LOOKUP_COUNTS = ("answered", "limited")
 
 
 def _add_counts(conn: sa.Connection, counts: t.Mapping[tuple[str, str], int], now: float | None = None) -> None:
@@ -580,6 +583,13 @@ class Outbox:
             raise ValueError(kind)
         with self._writers, self.engine.begin() as conn:
             _add_counts(conn, {(partner, f"exit:{kind}:{'js' if js else 'nojs'}"): 1})
+
+    def count_lookup(self, result: str, partner: str = "") -> None:
+        """Someone checked on a report at ``partner``'s status page: ``answered`` or ``limited`` (asked to wait)."""
+        if result not in LOOKUP_COUNTS:
+            raise ValueError(result)
+        with self._writers, self.engine.begin() as conn:
+            _add_counts(conn, {(partner, f"lookup:{result}"): 1})
 
     def daily(self, partner: str | None = None) -> list[tuple[str, str, int]]:
         """Every counter, as (day, name, count), oldest day first: ``partner``'s, or all partners' added up."""

@@ -35,6 +35,7 @@ def partner_charts(daily: t.Iterable[tuple[str, str, int]], lang: str) -> tuple[
     per_week: collections.Counter[str] = collections.Counter()
     per_language: collections.Counter[str] = collections.Counter()
     exits: dict[str, list[int]] = {kind: [0, 0] for kind in EXIT_LABELS}
+    lookups: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
     days = []
     for day, name, count in daily:
         days.append(day)
@@ -44,6 +45,8 @@ def partner_charts(daily: t.Iterable[tuple[str, str, int]], lang: str) -> tuple[
             year, week, _weekday = dt.date.fromisoformat(day).isocalendar()
             per_week[f"{year}-W{week:02d}"] += count
             per_language[rest] += count
+        elif kind == "lookup":
+            lookups[day][0 if rest == "answered" else 1] += count
         elif kind == "exit":
             step, _sep, how = rest.partition(":")
             if step in exits:
@@ -80,6 +83,19 @@ def partner_charts(daily: t.Iterable[tuple[str, str, int]], lang: str) -> tuple[
             _("People sent to other help, by kind"),
             (kind_heading, people, _("With JavaScript"), _("Without JavaScript")),
             [Row(labels[k], js + nojs, extra=(js, nojs)) for k, (js, nojs) in exits.items() if js + nojs],
+        ),
+        Chart(
+            "lookups",
+            # TRANSLATORS: A chart title in the statistics: how often people used their reference to check on a report they sent.
+            _("Checks on reports per day"),
+            (
+                _("Day"),
+                # TRANSLATORS: A column heading in the statistics: checks that were answered.
+                _("Answered"),
+                # TRANSLATORS: A column heading in the statistics: checks refused for a while because too many were made ("Please wait before checking again").
+                _("Asked to wait"),
+            ),
+            [Row(d, a, ltr=True, extra=(w,)) for d, (a, w) in sorted(lookups.items())],
         ),
     ]
     return _("Report form statistics"), _period(_, days), charts

@@ -27,7 +27,7 @@ from .db import brief_error
 from .forms import ReportForm, error_fields
 from .hosts import HUB
 from .i18n import gettext, ngettext
-from .outbox import EXIT_KINDS
+from .outbox import EXIT_KINDS, Outbox
 from .pages import SLOTS
 from .ratelimit import client_address
 from .reference import for_report
@@ -241,8 +241,13 @@ def count_exit() -> Response:
 
 
 def _count_exit(kind: str, js: bool) -> None:
+    _add_to_counter(lambda outbox, partner: outbox.count_exit(kind, js, partner))
+
+
+def _add_to_counter(add: t.Callable[[Outbox, str], None]) -> None:
+    """Add to a daily counter of this partner's; a statistic never costs the person the page."""
     try:
-        state().outbox.count_exit(kind, js, state().settings.partner_id)
+        add(state().outbox, state().settings.partner_id)
     except Exception as error:  # noqa: BLE001  a statistic: the page is shown all the same
         state().throttled.log(
             logging.WARNING, ("count", type(error).__name__), "counting failed: %s", brief_error(error)
@@ -435,9 +440,11 @@ def status_lookup() -> tuple[str, int] | tuple[str, int, dict[str, str]]:
         return body, code, _retry_after(60)
     if isinstance(result, Found):
         metrics.lookups.labels("unknown" if result.state == UNKNOWN else "known").inc()
+        _add_to_counter(lambda outbox, partner: outbox.count_lookup("answered", partner))
         return _page("status.html", found=result, answer=_status_answer(result.state), day=_day(result.day, language()))
     if isinstance(result, Wait):
         metrics.lookups.labels("limited").inc()
+        _add_to_counter(lambda outbox, partner: outbox.count_lookup("limited", partner))
         title, message = _lookup_wait_notice(result.retry_after)
         body, code = _status_page(429, typed=typed, notice=(title, message))
         return body, code, _retry_after(result.retry_after)

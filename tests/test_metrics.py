@@ -214,13 +214,7 @@ def test_status_lookups_are_counted_by_result_and_never_by_reference(system):
     unknown = reference.for_report("0" * 31 + "1")
     mistyped = unknown[:3] + ("7" if unknown[3] != "7" else "8") + unknown[4:]
 
-    def look(typed: str, **over: str) -> int:
-        page = system.http.get(f"{system.widget_url}/status", params={"lang": "en"}).text
-        token = re.search(r'name="iwf_token" value="([^"]+)"', page)
-        assert token
-        data = {"iwf_token": token.group(1), "reference": typed, **over}
-        return system.http.post(f"{system.widget_url}/status", params={"lang": "en"}, data=data).status_code
-
+    look = system.look
     assert [look(held), look(unknown), look(mistyped), look("nonsense"), look(held, iwf_token="forged")] == [
         200,
         200,

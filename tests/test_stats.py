@@ -8,12 +8,13 @@ from support.browser import axe_violations, explain, watching
 from support.cli import succeeds
 from support.procs import System, wait_until
 
-from iwf_widget import charts
+from iwf_widget import charts, reference
 from iwf_widget.outbox import Outbox
 from iwf_widget.stats import intake_charts
 
 DASHBOARD_TOKEN = "dashboard-token-0123456789abcdef"
 LANGUAGES = {"en": 1, "fr": 2, "ar": 3}
+UNKNOWN = reference.for_report("0" * 31 + "1")
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +23,18 @@ def reported(tmp_path_factory, keypair, browser):
     tmp = tmp_path_factory.mktemp("stats")
     system = System(tmp, keypair)
     system.intake_env["IWF_INTAKE_DASHBOARD_TOKEN"] = DASHBOARD_TOKEN
+    system.widget_env.update(IWF_WIDGET_WORK_DIFFICULTY="0", IWF_WIDGET_STATUS_RATE_LIMIT="2/hour")
     system.start_intake()
     system.start_widget()
     try:
         for lang, n in LANGUAGES.items():
             for _ in range(n):
-                system.submit(lang=lang)
+                held = system.submit(lang=lang)
+        # Two checks answered (a known and an unknown reference), one asked to wait (over 2/hour),
+        # and a mistyped one, which is not counted: it is corrected and sent again.
+        typo = held[:3] + ("7" if held[3] != "7" else "8") + held[4:]
+        looked = [system.look(typed) for typed in (held, UNKNOWN, held, typo)]
+        assert looked == [200, 200, 429, 400], looked
         assert system.http.get(f"{system.widget_url}/form", params={"step": "adult"}).status_code == 200
         assert system.http.get(f"{system.widget_url}/form", params={"step": "adult"}).status_code == 200
         context = browser.new_context()
@@ -44,14 +51,22 @@ def reported(tmp_path_factory, keypair, browser):
         system.stop_all()
 
 
-def test_daily_counters_hold_languages_and_exits_never_reports(reported):
+def test_daily_counters_hold_languages_exits_and_checks_never_reports(reported):
     outbox = Outbox(reported.widget_env["IWF_WIDGET_OUTBOX_URL"], create=False)
     try:
         counts = {name: n for _, name, n in outbox.daily()}
         days = {day for day, _, _ in outbox.daily()}
     finally:
         outbox.close()
-    assert counts == {"report:en": 1, "report:fr": 2, "report:ar": 3, "exit:adult:nojs": 2, "exit:danger:js": 1}
+    assert counts == {
+        "report:en": 1,
+        "report:fr": 2,
+        "report:ar": 3,
+        "exit:adult:nojs": 2,
+        "exit:danger:js": 1,
+        "lookup:answered": 2,
+        "lookup:limited": 1,
+    }
     assert all(len(day) == 10 for day in days)  # a day, nothing finer
 
 
@@ -59,6 +74,7 @@ def test_stats_prints_the_counts(reported):
     out = succeeds(reported.widget_env, "stats").stdout
     assert "Reports by language" in out and "Français" in out
     assert "Images of adults only" in out and "A child in danger right now" in out
+    assert "Checks on reports per day" in out and "Asked to wait" in out
 
 
 def test_an_exit_from_another_site_is_not_counted(reported):
@@ -108,6 +124,7 @@ def test_partner_page_shows_charts_that_match_their_tables(reported, browser, tm
         assert found["per-day"]["table"] == [6]
         assert sorted(found["languages"]["table"]) == [1, 2, 3]
         assert found["exits"]["table"] == [1, 2]  # danger, then adult, in the form's order
+        assert found["lookups"]["table"] == [2]  # answered; the one asked to wait is the next column
         for chart in found.values():
             assert chart["bars"] == chart["table"] == chart["shown"]
             assert all(w > 0 for w in chart["widths"])

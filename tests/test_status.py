@@ -134,6 +134,26 @@ def test_only_well_formed_lookups_are_charged_to_the_limit(make_app):
     assert state_of(refused) is None
 
 
+def test_checks_are_counted_per_day_as_answered_or_asked_to_wait_and_nothing_else(make_app, tmp_path):
+    client = make_app(IWF_WIDGET_WORK_DIFFICULTY="0", IWF_WIDGET_STATUS_RATE_LIMIT="2/hour").test_client()
+    ref = send_report(client)
+    assert [look(client, typed).status_code for typed in (ref, unknown_reference(), mistyped(ref), "hello")] == [
+        200,
+        200,
+        400,
+        400,
+    ]
+    assert look(client, ref).status_code == 429
+    outbox = Outbox(f"sqlite:///{tmp_path}/outbox.db", create=False)
+    try:
+        counts = {name: n for _, name, n in outbox.daily() if name.startswith("lookup:")}
+        with pytest.raises(ValueError):
+            outbox.count_lookup(ref)
+    finally:
+        outbox.close()
+    assert counts == {"lookup:answered": 2, "lookup:limited": 1}, "typing mistakes are corrected and sent again"
+
+
 def test_lookups_without_a_genuine_token_or_with_a_borrowed_proof_are_refused_and_not_charged(make_app):
     # One lookup an hour with a proof: any refusal that charged would leave none for the last one.
     client = make_app(IWF_WIDGET_STATUS_RATE_LIMIT="1/hour").test_client()

@@ -185,6 +185,14 @@ class System:
     def intake_url(self) -> str:
         return f"http://127.0.0.1:{self.intake_port}"
 
+    def look(self, typed: str, **over: str) -> int:
+        """Check on a report at the status page, its token then ``typed``; the answer's status code."""
+        page = self.http.get(f"{self.widget_url}/status", params={"lang": "en"}).text
+        token = re.search(r'name="iwf_token" value="([^"]+)"', page)
+        assert token, "no lookup token on the status page"
+        data = {"iwf_token": token.group(1), "reference": typed, **over}
+        return self.http.post(f"{self.widget_url}/status", params={"lang": "en"}, data=data).status_code
+
     def submit(self, url: str | None = None, lang: str = "en") -> str:
         """One report through the form, as a person without JavaScript sends it; its reference."""
         self._submitted += 1
