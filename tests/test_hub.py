@@ -26,6 +26,7 @@ from support.servers import (  # noqa: F401  (fixtures)
     redis_server,
 )
 
+from iwf_widget.outbox import Outbox
 from iwf_widget.settings import ConfigError
 
 MA, MA_KEY = "ma-cyberconfiance", "ma-signing-key-0123456789abcdef"
@@ -119,7 +120,7 @@ def test_a_token_from_one_partner_is_refused_at_another(hub_app):
     assert accepted.status_code == 200 and 'id="iwf-reference"' in accepted.get_data(as_text=True)
 
 
-def test_a_reference_is_looked_up_only_where_it_was_given(hub_app):
+def test_a_reference_is_looked_up_only_where_it_was_given_and_counted_there(hub_app, tmp_path):
     client = hub_app().test_client()
     answer = send(client, MA).get_data(as_text=True)
     ref = re.search(r'id="iwf-reference"[^>]*>([^<]+)<', answer).group(1)
@@ -131,6 +132,12 @@ def test_a_reference_is_looked_up_only_where_it_was_given(hub_app):
         ).get_data(as_text=True)
         states[partner] = re.search(r'data-iwf-status="([^"]+)"', found).group(1)
     assert states == {MA: "received", SN: "unknown"}
+    outbox = Outbox(f"sqlite:///{tmp_path}/outbox.db", create=False)
+    try:
+        counted = {p: [(name, n) for _, name, n in outbox.daily(p) if name.startswith("lookup:")] for p in (MA, SN)}
+    finally:
+        outbox.close()
+    assert counted == {MA: [("lookup:answered", 1)], SN: [("lookup:answered", 1)]}
 
 
 def test_limits_are_per_partner(hub_app):
