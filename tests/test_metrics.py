@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support.partner import mistyped
 from support.ports import free_port
 from support.procs import KEY, PARTNER, ROOT, Proc, System, wait_until
 
@@ -212,10 +213,10 @@ def test_status_lookups_are_counted_by_result_and_never_by_reference(system):
     system.start_widget()
     held = system.submit()
     unknown = reference.for_report("0" * 31 + "1")
-    mistyped = unknown[:3] + ("7" if unknown[3] != "7" else "8") + unknown[4:]
+    typo = mistyped(unknown)
 
     look = system.look
-    assert [look(held), look(unknown), look(mistyped), look("nonsense"), look(held, iwf_token="forged")] == [
+    assert [look(held), look(unknown), look(typo), look("nonsense"), look(held, iwf_token="forged")] == [
         200,
         200,
         400,

@@ -23,7 +23,7 @@ import altcha
 import pytest
 from markupsafe import escape
 from support import browser as B
-from support.partner import SIGNING_KEY, partner_app, token_of, valid_answers
+from support.partner import SIGNING_KEY, mistyped, partner_app, token_of, valid_answers
 from support.procs import KEY, PARTNER, System, wait_until
 
 from iwf_widget import i18n, protocol, reference
@@ -69,13 +69,6 @@ def look(client: t.Any, typed: str, lang: str = "en", work: bool = False, **over
         data["iwf_pow"] = solved(page)
     data.update(over)
     return client.post(f"/report/status?lang={lang}", data=data, environ_base={"REMOTE_ADDR": ADDRESS})
-
-
-def mistyped(ref: str) -> str:
-    """``ref`` with one character changed: the check character no longer fits."""
-    changed = ref[:3] + ("7" if ref[3] != "7" else "8") + ref[4:]
-    assert reference.problem(changed) == reference.MISTYPED
-    return changed
 
 
 def unknown_reference(n: int = 0) -> str:

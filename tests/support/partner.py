@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from iwf_widget import ReportWidget
+from iwf_widget import ReportWidget, reference
 
 SIGNING_KEY = "test-signing-key-0123456789abcdef"
 
@@ -33,6 +33,13 @@ def partner_app(folder: Path, public_key: str, **config: t.Any) -> Flask:
     app.config.update(config)
     ReportWidget(app, url_prefix="/report")
     return app
+
+
+def mistyped(ref: str) -> str:
+    """``ref`` with one character changed: the check character no longer fits."""
+    changed = ref[:3] + ("7" if ref[3] != "7" else "8") + ref[4:]
+    assert reference.problem(changed) == reference.MISTYPED
+    return changed
 
 
 def token_of(page: str) -> str:
